@@ -112,6 +112,23 @@ int hmf_meta_attr_set(struct hmf_meta *m, const char *key, const void *val,
 /* Remove attribute @key. Returns 0 or -ENODATA. */
 int hmf_meta_attr_remove(struct hmf_meta *m, const char *key);
 
+/*
+ * Parse a JSON list of non-negative integers ("[1000,3]", "[]") of @len
+ * bytes into @shape / *@ndim. Returns 0 or -EINVAL.
+ */
+int hmf_meta_parse_shape(const char *text, size_t len, int *ndim,
+			 uint64_t shape[HMF_MAX_NDIM]);
+
+/*
+ * Parse a JSON object with any of "dtype" (string), "shape" (list) and
+ * "order" ("C"/"F"): each found key sets its *@has_* flag and value.
+ * Returns 0 or -EINVAL (bad JSON, unknown key, bad value).
+ */
+int hmf_meta_parse_layout(const char *text, size_t len, bool *has_dtype,
+			  struct hmf_dtype *dtype, bool *has_shape, int *ndim,
+			  uint64_t shape[HMF_MAX_NDIM], bool *has_order,
+			  char *order);
+
 /* Check an attribute key: 0, or -EINVAL (empty, not UTF-8) / -ERANGE. */
 int hmf_attr_key_check(const char *key);
 

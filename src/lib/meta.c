@@ -722,3 +722,71 @@ int hmf_meta_attr_remove(struct hmf_meta *m, const char *key)
 	m->nattrs--;
 	return 0;
 }
+
+static int shape_from_json(const cJSON *j, int *ndim,
+			   uint64_t shape[HMF_MAX_NDIM])
+{
+	struct hmf_meta m;
+	int rc;
+
+	/* the same checks as a shape read from disk, minus the overflow */
+	memset(&m, 0, sizeof(m));
+	hmf_dtype_parse("|u1", &m.dtype);
+	rc = parse_shape(j, "shape", &m);
+	if (rc < 0)
+		return hmf_err(-EINVAL,
+			       "bad shape: want a list of at most 32 non-negative integers");
+	*ndim = m.ndim;
+	memcpy(shape, m.shape, sizeof(m.shape[0]) * (size_t)m.ndim);
+	return 0;
+}
+
+int hmf_meta_parse_shape(const char *text, size_t len, int *ndim,
+			 uint64_t shape[HMF_MAX_NDIM])
+{
+	cJSON *j = cJSON_ParseWithLength(text, len);
+	int rc;
+
+	if (!j)
+		return hmf_err(-EINVAL, "bad shape: not a JSON list");
+	rc = shape_from_json(j, ndim, shape);
+	cJSON_Delete(j);
+	return rc;
+}
+
+int hmf_meta_parse_layout(const char *text, size_t len, bool *has_dtype,
+			  struct hmf_dtype *dtype, bool *has_shape, int *ndim,
+			  uint64_t shape[HMF_MAX_NDIM], bool *has_order,
+			  char *order)
+{
+	cJSON *j = cJSON_ParseWithLength(text, len);
+	const cJSON *e;
+	int rc = 0;
+
+	if (!j || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return hmf_err(-EINVAL, "bad layout: not a JSON object");
+	}
+	cJSON_ArrayForEach(e, j)
+	{
+		if (strcmp(e->string, "dtype") == 0 && cJSON_IsString(e)) {
+			rc = hmf_dtype_parse(e->valuestring, dtype);
+			*has_dtype = rc == 0;
+		} else if (strcmp(e->string, "shape") == 0) {
+			rc = shape_from_json(e, ndim, shape);
+			*has_shape = rc == 0;
+		} else if (strcmp(e->string, "order") == 0 &&
+			   cJSON_IsString(e) &&
+			   (strcmp(e->valuestring, "C") == 0 ||
+			    strcmp(e->valuestring, "F") == 0)) {
+			*order = e->valuestring[0];
+			*has_order = true;
+		} else {
+			rc = hmf_err(-EINVAL, "bad layout key '%s'", e->string);
+		}
+		if (rc < 0)
+			break;
+	}
+	cJSON_Delete(j);
+	return rc;
+}

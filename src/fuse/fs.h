@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs.h - the hmf-mount daemon's shared state: options, the inode table and
+ * open files. The FUSE callbacks (ops.c, data.c, xattr.c) translate
+ * requests into libhmf calls; no format logic lives here.
+ *
+ * Lock order: fs_daemon.lock before fs_inode.lock; never the reverse.
+ */
+#ifndef HMF_FUSE_FS_H
+#define HMF_FUSE_FS_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "hmf.h"
+
+struct fs_options {
+	char *root;
+	char *mountpoint;
+	bool create, truncate, exclusive, ctldir_visible, readonly;
+	bool no_default_permissions;
+	bool sync;       /* -o sync: metadata fsync'ed on every change */
+	int read_splice; /* reply to reads by splice from the fd (1) or from
+			    the mapping (0) */
+	double timeout;  /* entry/attr timeout in seconds */
+	unsigned readahead_kb;
+};
+
+/* A mapping of an array's data, shared by concurrent reads. */
+struct fs_map {
+	void *addr;
+	size_t len;
+	atomic_int refs; /* the inode's reference plus one per reader */
+};
+
+struct fs_inode {
+	struct hmf_node *node; /* immutable after insert */
+	dev_t dev;             /* key: backing (dev, ino); immutable */
+	ino_t ino;
+	uint64_t nlookup;      /* protected by fs_daemon.lock */
+	struct fs_inode *next; /* hash chain; protected by fs_daemon.lock */
+	bool hashed;           /* protected by fs_daemon.lock */
+	pthread_mutex_t lock;  /* protects the fields below */
+	int datafd;            /* RDWR/RDONLY fd of data for reads, or -1 */
+	struct fs_map *map;    /* current mapping, or NULL */
+	struct timespec cached_mtime; /* data mtime/size at the last open, */
+	off_t cached_size;            /* for keep_cache */
+	unsigned opens;
+};
+
+struct fs_daemon {
+	struct fs_options opt;
+	struct hmf_root *root;
+	struct fuse_session *se;
+	struct fs_inode root_inode;
+	pthread_mutex_t lock;     /* protects the inode table */
+	struct fs_inode **buckets; /* protected by lock */
+	size_t nbuckets, count;    /* protected by lock */
+	pthread_mutex_t log_lock; /* protects logged */
+	char **logged;            /* paths already reported as corrupt */
+	size_t nlogged;
+	/* statistics, for /.hmf/stats */
+	atomic_uint_fast64_t ops, bytes_read, bytes_written;
+};
+
+/* An open array (fi->fh). */
+struct fs_file {
+	int fd;       /* data, opened with the caller's access mode */
+	bool written; /* size may have changed: re-derive the shape */
+};
+
+/* An open group (fi->fh): a snapshot of its children. */
+struct fs_dir {
+	struct hmf_dirent *ents;
+	size_t count;
+};
+
+/* inode.c */
+int fs_inodes_init(struct fs_daemon *d, struct hmf_node *root);
+void fs_inodes_fini(struct fs_daemon *d);
+struct fs_inode *fs_inode_get(struct fs_daemon *d, fuse_ino_t ino);
+fuse_ino_t fs_inode_id(struct fs_daemon *d, struct fs_inode *in);
+/*
+ * Enter @node (a fresh handle; ownership passes) into the table with one
+ * more lookup, reusing the inode already there for the same backing node.
+ * Fills @e for fuse_reply_entry/create.
+ */
+int fs_inode_enter(struct fs_daemon *d, struct hmf_node *node,
+		   struct fuse_entry_param *e);
+void fs_inode_forget(struct fs_daemon *d, struct fs_inode *in, uint64_t n);
+/* Drop the node from the name table (it was removed or replaced). */
+void fs_inode_unhash(struct fs_daemon *d, struct fs_inode *in);
+void fs_map_put(struct fs_map *m);
+
+/* ops.c */
+extern const struct fuse_lowlevel_ops fs_ops;
+int fs_stat(struct fs_daemon *d, struct fs_inode *in, struct stat *st);
+/* Log a node error once per path (corrupt metadata). */
+void fs_report(struct fs_daemon *d, int rc);
+
+/* data.c: open, read, write, release, fsync, fallocate of arrays */
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *buf,
+		     off_t off, struct fuse_file_info *fi);
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi);
+void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+		     off_t len, struct fuse_file_info *fi);
+void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* Start using @fi as an open file of @in (after open or create). */
+int fs_file_open(struct fs_daemon *d, struct fs_inode *in, int flags,
+		 struct fuse_file_info *fi);
+
+/* xattr.c */
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    const char *value, size_t size, int flags);
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    size_t size);
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+#endif
