@@ -23,11 +23,13 @@
 struct fs_options {
 	char *root;
 	char *mountpoint;
-	bool create, truncate, exclusive, ctldir_visible, readonly;
-	bool no_default_permissions;
-	bool sync;       /* -o sync: metadata fsync'ed on every change */
+	/* int, not bool: fuse_opt_parse stores an int at each offset */
+	int create, truncate, exclusive, ctldir_visible, readonly;
+	int no_default_permissions;
+	int sync;        /* -o sync: metadata fsync'ed on every change */
 	int read_splice; /* reply to reads by splice from the fd (1) or from
 			    the mapping (0) */
+	int cached_writes; /* write-only handles use the page cache too */
 	double timeout;  /* entry/attr timeout in seconds */
 	unsigned readahead_kb;
 };

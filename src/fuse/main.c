@@ -31,6 +31,7 @@ static const struct fuse_opt option_specs[] = {
 	OPT("exclusive", exclusive),
 	OPT("ctldir=visible", ctldir_visible),
 	OPT("no_default_permissions", no_default_permissions),
+	OPT("cached_writes", cached_writes),
 	{ "read=splice", offsetof(struct fs_options, read_splice), 1 },
 	{ "read=map", offsetof(struct fs_options, read_splice), 0 },
 	{ "timeout=%lf", offsetof(struct fs_options, timeout), 0 },
@@ -95,6 +96,8 @@ static void usage(const char *prog)
 	       "    -o read=map|splice     answer reads from a mapping (default) or by\n"
 	       "                           splicing from the backing file\n"
 	       "    -o readahead_kb=N      kernel readahead for client mmap (default 1024)\n"
+	       "    -o cached_writes       write-only opens use the kernel page cache\n"
+	       "                           (default: they write directly, which is faster)\n"
 	       "    -o no_default_permissions  let the daemon, not the mode bits, decide\n"
 	       "    -o ro                  read-only mount\n"
 	       "    -o sync                fsync metadata on every change\n\n",
@@ -201,9 +204,13 @@ static int run(struct fs_daemon *d, struct fuse_args *args,
 	} else {
 		cfg = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(cfg, (unsigned)cmd->clone_fd);
-		fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
-		if (cmd->max_threads && cmd->max_threads <= 100000)
-			fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+		if (cmd->max_idle_threads != UINT_MAX) /* UINT_MAX: unset */
+			fuse_loop_cfg_set_idle_threads(cfg,
+						       cmd->max_idle_threads);
+		fuse_loop_cfg_set_max_threads(
+			cfg, cmd->max_threads && cmd->max_threads <= 1000 ?
+				     cmd->max_threads :
+				     10);
 		rc = fuse_session_loop_mt(d->se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}

@@ -62,7 +62,11 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs_daemon *d = userdata;
 
-	/* reads may be answered by splicing from the backing fd */
+	/*
+	 * Replies may splice from the backing fd (-o read=splice). Receiving
+	 * by splice (SPLICE_READ) is not asked for: libfuse 3.14 needs pipes
+	 * larger than fs.pipe-max-size for it and silently falls back.
+	 */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
