@@ -79,8 +79,9 @@ int hmf_node_meta(struct hmf_node *n, struct hmf_meta *out);
 
 /*
  * Read-modify-write the metadata under the node's lock: @fn edits the
- * current metadata; if it returns 0 the result is saved atomically, else
- * its negative errno is returned and nothing changes.
+ * current metadata as stored (the shape is not re-derived first); if it
+ * returns 0 the result is saved atomically, else its negative errno is
+ * returned and nothing changes.
  */
 int hmf_node_update(struct hmf_node *n,
 		    int (*fn)(struct hmf_meta *m, void *arg), void *arg);

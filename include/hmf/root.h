@@ -28,7 +28,8 @@ struct hmf_root;
  * Open the HMF root at @path. Without HMF_ROOT_CREATE a directory that is
  * not an HMF root is -ENOENT (missing) or -EINVAL ("not an HMF root").
  * HMF_ROOT_CREATE / HMF_ROOT_TRUNCATE refuse a non-empty directory that is
- * not an HMF root (-ENOTEMPTY): no foreign data is ever erased.
+ * not an HMF root (-ENOTEMPTY): no foreign data is ever erased. The process
+ * umask is read here; a program that changes it later should reopen.
  */
 int hmf_root_open(const char *path, unsigned flags, struct hmf_root **out);
 

@@ -58,6 +58,7 @@ struct fs_inode {
 
 struct fs_daemon {
 	struct fs_options opt;
+	bool is_root; /* the daemon runs as root: new nodes get owners */
 	struct hmf_root *root;
 	struct fuse_session *se;
 	struct fs_inode root_inode;

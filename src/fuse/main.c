@@ -268,18 +268,22 @@ int main(int argc, char **argv)
 		flags |= HMF_ROOT_CREATE;
 	if (d->opt.truncate)
 		flags |= HMF_ROOT_TRUNCATE;
+	/*
+	 * Modes come from the caller; the daemon's own umask must not bite
+	 * (and libhmf reads it at open).
+	 */
+	umask(0);
 	if (hmf_root_open(d->opt.root, flags, &d->root) < 0) {
 		fprintf(stderr, "hmf-mount: %s\n", hmf_errmsg());
 		goto out_free;
 	}
-	/* modes come from the caller; the daemon's own umask must not bite */
-	umask(0);
 	if ((!d->opt.no_default_permissions &&
 	     fuse_opt_add_arg(&args, "-odefault_permissions") != 0) ||
 	    add_fsname(&args, d->opt.root) != 0 ||
 	    fuse_opt_add_arg(&args, "-osubtype=hmf") != 0)
 		goto out_close;
 	pthread_mutex_init(&d->log_lock, NULL);
+	d->is_root = geteuid() == 0;
 	rc = run(d, &args, &cmd);
 	fs_inodes_fini(d);
 out_close:

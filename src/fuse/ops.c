@@ -198,7 +198,7 @@ static void owner_of(fuse_req_t req, mode_t mode, struct hmf_owner *o)
 	o->mode = mode & 07777;
 	o->uid = (uid_t)-1;
 	o->gid = (gid_t)-1;
-	if (geteuid() == 0) {
+	if (((struct fs_daemon *)fuse_req_userdata(req))->is_root) {
 		o->uid = ctx->uid;
 		o->gid = ctx->gid;
 	}

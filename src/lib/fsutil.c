@@ -20,23 +20,36 @@
 
 void fsu_tmpname(char buf[HMF_TMPNAME_LEN])
 {
+	/* seeded once per thread; names only need to be rare, since every
+	 * use is O_EXCL / RENAME_NOREPLACE and retried on a clash */
+	static _Thread_local uint64_t state;
 	static atomic_uint_fast64_t counter;
 	uint64_t r;
 
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
+	if (state == 0) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		r = ((uint64_t)getpid() << 40) ^ (uint64_t)ts.tv_nsec ^
-		    (atomic_fetch_add(&counter, 1) << 20);
+		if (getrandom(&state, sizeof(state), GRND_NONBLOCK) !=
+		    sizeof(state)) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			state = ((uint64_t)getpid() << 40) ^
+				(uint64_t)ts.tv_nsec ^
+				(atomic_fetch_add(&counter, 1) << 20);
+		}
+		state |= 1;
 	}
+	/* xorshift64* */
+	state ^= state >> 12;
+	state ^= state << 25;
+	state ^= state >> 27;
+	r = state * 0x2545f4914f6cdd1dull;
 	snprintf(buf, HMF_TMPNAME_LEN, HMF_TMP_PREFIX "%016llx",
 		 (unsigned long long)r);
 }
 
-int fsu_read_all(int fd, size_t max, char **out, size_t *len)
+int fsu_read_all(int fd, size_t max, size_t hint, char **out, size_t *len)
 {
-	size_t cap = 4096, n = 0;
+	size_t cap = hint < max ? hint + 1 : 4096, n = 0;
 	char *buf = malloc(cap + 1), *p;
 	ssize_t got;
 
@@ -68,6 +81,9 @@ int fsu_read_all(int fd, size_t max, char **out, size_t *len)
 		if (got == 0)
 			break;
 		n += (size_t)got;
+		/* a short read of a regular file is its end */
+		if (n < cap)
+			break;
 	}
 	if (n > max) {
 		free(buf);

@@ -16,10 +16,10 @@
 void fsu_tmpname(char buf[HMF_TMPNAME_LEN]);
 
 /*
- * Read all of @fd (at most @max bytes, else -EFBIG) into a malloc'ed,
- * NUL-terminated buffer.
+ * Read all of regular file @fd (at most @max bytes, else -EFBIG) into a
+ * malloc'ed, NUL-terminated buffer. @hint: its expected size, or 0.
  */
-int fsu_read_all(int fd, size_t max, char **out, size_t *len);
+int fsu_read_all(int fd, size_t max, size_t hint, char **out, size_t *len);
 
 /* Write @len bytes at @off, retrying short writes. */
 int fsu_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);

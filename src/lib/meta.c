@@ -18,6 +18,7 @@
 #include "fsutil_i.h"
 #include "hmf/error.h"
 #include "hmf/meta.h"
+#include "meta_i.h"
 
 static const char *const known_keys[] = { "hmf",   "kind",	 "dtype",
 					  "shape", "order",	 "npy_header",
@@ -549,6 +550,14 @@ int hmf_meta_format(const struct hmf_meta *m, char **out)
 
 int hmf_meta_load(int dirfd, const char *what, struct hmf_meta *m)
 {
+	struct stat st;
+
+	return meta_load_stat(dirfd, what, m, &st);
+}
+
+int meta_load_stat(int dirfd, const char *what, struct hmf_meta *m,
+		   struct stat *stp)
+{
 	char *text = NULL;
 	struct stat st;
 	size_t len;
@@ -574,19 +583,30 @@ int hmf_meta_load(int dirfd, const char *what, struct hmf_meta *m)
 		rc = corrupt(what, ".hmf is larger than 16 MiB");
 		goto out_close;
 	}
-	rc = fsu_read_all(fd, HMF_META_MAX_BYTES, &text, &len);
+	rc = fsu_read_all(fd, HMF_META_MAX_BYTES, (size_t)st.st_size, &text,
+			  &len);
 	if (rc == -EFBIG)
 		rc = corrupt(what, ".hmf is larger than 16 MiB");
 	if (rc < 0)
 		goto out_close;
 	rc = hmf_meta_parse(text, len, what, m);
 	free(text);
+	if (rc == 0)
+		*stp = st;
 out_close:
 	close(fd);
 	return rc;
 }
 
 int hmf_meta_save(int dirfd, const struct hmf_meta *m, bool durable)
+{
+	struct stat st;
+
+	return meta_save_stat(dirfd, m, durable, &st);
+}
+
+int meta_save_stat(int dirfd, const struct hmf_meta *m, bool durable,
+		   struct stat *st)
 {
 	char tmp[HMF_TMPNAME_LEN];
 	char *text;
@@ -595,14 +615,19 @@ int hmf_meta_save(int dirfd, const struct hmf_meta *m, bool durable)
 	rc = hmf_meta_format(m, &text);
 	if (rc < 0)
 		return rc;
-	fsu_tmpname(tmp);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	do {
+		fsu_tmpname(tmp);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			    0644);
+	} while (fd < 0 && errno == EEXIST);
 	if (fd < 0) {
 		rc = -errno;
 		goto out_free;
 	}
 	rc = fsu_pwrite_all(fd, text, strlen(text), 0);
 	if (rc == 0 && durable && fsync(fd) < 0)
+		rc = -errno;
+	if (rc == 0 && fstat(fd, st) < 0)
 		rc = -errno;
 	close(fd);
 	if (rc == 0 && renameat(dirfd, tmp, dirfd, HMF_META_FILE) < 0)
@@ -622,6 +647,29 @@ int hmf_meta_save(int dirfd, const struct hmf_meta *m, bool durable)
 			close(dfd);
 		}
 	}
+out_free:
+	free(text);
+	return rc;
+}
+
+int meta_write_new(int dirfd, const struct hmf_meta *m, struct stat *st)
+{
+	char *text;
+	int fd, rc;
+
+	rc = hmf_meta_format(m, &text);
+	if (rc < 0)
+		return rc;
+	fd = openat(dirfd, HMF_META_FILE,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	rc = fsu_pwrite_all(fd, text, strlen(text), 0);
+	if (rc == 0 && fstat(fd, st) < 0)
+		rc = -errno;
+	close(fd);
 out_free:
 	free(text);
 	return rc;

@@ -19,6 +19,7 @@
 #include "hmf/node.h"
 #include "hmf/path.h"
 #include "hmf/root.h"
+#include "meta_i.h"
 #include "root_i.h"
 
 struct hmf_node {
@@ -57,9 +58,13 @@ static char *join_what(const char *dir, const char *name)
 	return s;
 }
 
-/* Take ownership of @fd and @what; load metadata (or adopt @meta). */
+/*
+ * Take ownership of @fd and @what; load metadata, or adopt @meta whose
+ * .hmf has the stat @stamp.
+ */
 static int node_new(struct hmf_root *r, int fd, char *what,
-		    const struct hmf_meta *meta, struct hmf_node **out)
+		    const struct hmf_meta *meta, const struct stat *stamp,
+		    struct hmf_node **out)
 {
 	struct hmf_node *n = calloc(1, sizeof(*n));
 	int rc;
@@ -71,16 +76,14 @@ static int node_new(struct hmf_root *r, int fd, char *what,
 	n->root = r;
 	n->fd = fd;
 	n->what = what;
-	if (fstatat(fd, HMF_META_FILE, &n->stamp, AT_SYMLINK_NOFOLLOW) < 0) {
-		rc = -errno;
-		if (rc == -ENOENT || rc == -ENOTDIR)
-			rc = hmf_err(-ENOENT, "%s: not an HMF node", what);
-		goto out_free;
-	}
-	if (meta)
+	if (meta) {
+		n->stamp = *stamp;
 		rc = hmf_meta_copy(&n->meta, meta);
-	else
-		rc = hmf_meta_load(fd, what, &n->meta);
+	} else {
+		rc = meta_load_stat(fd, what, &n->meta, &n->stamp);
+		if (rc == -ENOTDIR)
+			rc = hmf_err(-ENOENT, "%s: not an HMF node", what);
+	}
 	if (rc < 0)
 		goto out_free;
 	n->kind = n->meta.kind;
@@ -102,7 +105,7 @@ int hmf_node_open_root(struct hmf_root *r, struct hmf_node **out)
 	rc = fsu_open_dir(r->fd, ".", &fd);
 	if (rc < 0)
 		return rc;
-	rc = node_new(r, fd, strdup(r->path), NULL, &n);
+	rc = node_new(r, fd, strdup(r->path), NULL, NULL, &n);
 	if (rc < 0)
 		return rc;
 	if (n->kind != HMF_KIND_GROUP) {
@@ -162,7 +165,7 @@ int hmf_node_lookup(struct hmf_node *parent, const char *name,
 	if (rc < 0)
 		return hmf_err(rc, "%s/%s: cannot open", parent->what, name);
 	return node_new(parent->root, fd, join_what(parent->what, name), NULL,
-			out);
+			NULL, out);
 }
 
 int hmf_node_open(struct hmf_root *r, const char *path, struct hmf_node **out)
@@ -289,13 +292,10 @@ int hmf_node_update(struct hmf_node *n,
 	rc = hmf_meta_copy(&m, &n->meta);
 	if (rc < 0)
 		goto out_unlock;
-	rc = derive_shape(n, &m);
+	rc = fn(&m, arg);
 	if (rc == 0)
-		rc = fn(&m, arg);
-	if (rc == 0)
-		rc = hmf_meta_save(n->fd, &m, false);
-	if (rc == 0 &&
-	    fstatat(n->fd, HMF_META_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		rc = meta_save_stat(n->fd, &m, false, &st);
+	if (rc == 0) {
 		hmf_meta_fini(&n->meta);
 		n->meta = m;
 		n->stamp = st;
@@ -317,44 +317,79 @@ static void drop_tmp(int dirfd, const char *tmp, const char *what)
 			strerrordesc_np(-rc));
 }
 
-/* Fill the fresh temporary directory @tfd with @meta and @data. */
-static int fill_node(int tfd, const struct hmf_meta *meta, const void *data,
-		     uint64_t len, const struct hmf_owner *owner)
+/* True when creating with @mode under the process umask gives @mode. */
+static bool umask_keeps(const struct hmf_root *r, mode_t mode)
 {
+	return (mode & ~(mode_t)0777) == 0 && (mode & r->umask) == 0;
+}
+
+/* True when @owner asks for other ids than a new file gets anyway. */
+static bool needs_chown(const struct hmf_root *r, const struct hmf_owner *o)
+{
+	return (o->uid != (uid_t)-1 && o->uid != r->euid) ||
+	       (o->gid != (gid_t)-1 && o->gid != r->egid);
+}
+
+/*
+ * Fill the fresh temporary directory @tfd with @meta and @data; @st gets
+ * the stat of the new .hmf.
+ */
+static int fill_node(const struct hmf_root *r, int tfd,
+		     const struct hmf_meta *meta, const void *data,
+		     uint64_t len, const struct hmf_owner *owner,
+		     struct stat *st)
+{
+	mode_t mode = owner ? owner->mode : 0666;
 	int fd, rc = 0;
 
 	if (meta->kind == HMF_KIND_ARRAY) {
 		fd = openat(tfd, HMF_DATA_FILE,
-			    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			    owner ? 0600 : 0666);
+			    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);
 		if (fd < 0)
 			return -errno;
 		if (data)
 			rc = fsu_pwrite_all(fd, data, len, 0);
 		else if (len && ftruncate(fd, (off_t)len) < 0)
 			rc = -errno;
-		if (rc == 0 && owner && fchmod(fd, owner->mode) < 0)
+		if (rc == 0 && owner && !umask_keeps(r, mode) &&
+		    fchmod(fd, mode) < 0)
 			rc = -errno;
-		if (rc == 0 && owner &&
-		    (owner->uid != (uid_t)-1 || owner->gid != (gid_t)-1) &&
+		if (rc == 0 && owner && needs_chown(r, owner) &&
 		    fchown(fd, owner->uid, owner->gid) < 0)
 			rc = -errno;
 		close(fd);
 		if (rc < 0)
 			return rc;
 	}
-	return hmf_meta_save(tfd, meta, false);
+	return meta_write_new(tfd, meta, st);
 }
 
-/* Apply @owner to the temporary directory @tmp of @dirfd. */
-static int own_dir(int dirfd, const char *tmp, enum hmf_kind kind,
-		   const struct hmf_owner *owner)
+/*
+ * The mode to create a node's directory with: the group's own when the
+ * creator can still fill it (root, or owner rwx), else private until
+ * own_dir() sets it.
+ */
+static mode_t initial_dir_mode(const struct hmf_root *r, enum hmf_kind kind,
+			       const struct hmf_owner *owner)
 {
 	mode_t mode = kind == HMF_KIND_GROUP ? owner->mode : 0755;
 
-	if (fchmodat(dirfd, tmp, mode, 0) < 0)
+	if (r->euid == 0 || (mode & 0700) == 0700)
+		return mode & 0777;
+	return 0700;
+}
+
+/* Apply @owner to the temporary directory @tmp of @dirfd. */
+static int own_dir(const struct hmf_root *r, int dirfd, const char *tmp,
+		   enum hmf_kind kind, const struct hmf_owner *owner)
+{
+	mode_t mode = kind == HMF_KIND_GROUP ? owner->mode : 0755;
+
+	if ((initial_dir_mode(r, kind, owner) != mode ||
+	     !umask_keeps(r, mode)) &&
+	    fchmodat(dirfd, tmp, mode, 0) < 0)
 		return -errno;
-	if ((owner->uid != (uid_t)-1 || owner->gid != (gid_t)-1) &&
+	if (needs_chown(r, owner) &&
 	    fchownat(dirfd, tmp, owner->uid, owner->gid,
 		     AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
@@ -393,6 +428,7 @@ int hmf_node_create(struct hmf_node *parent, const char *name,
 {
 	char tmp[HMF_TMPNAME_LEN];
 	uint64_t nbytes = 0;
+	struct stat st;
 	int tfd, rc;
 
 	if (parent->root->flags & HMF_ROOT_RDONLY)
@@ -415,16 +451,22 @@ int hmf_node_create(struct hmf_node *parent, const char *name,
 				       (unsigned long long)len,
 				       (unsigned long long)nbytes);
 	}
-	fsu_tmpname(tmp);
-	if (mkdirat(parent->fd, tmp, owner ? 0700 : 0777) < 0)
+	do {
+		fsu_tmpname(tmp);
+		rc = mkdirat(parent->fd, tmp,
+			     owner ? initial_dir_mode(parent->root, meta->kind,
+						      owner) :
+				     0777);
+	} while (rc < 0 && errno == EEXIST);
+	if (rc < 0)
 		return hmf_err(-errno, "%s: cannot create a node: %s",
 			       parent->what, strerrordesc_np(errno));
 	rc = fsu_open_dir(parent->fd, tmp, &tfd);
 	if (rc < 0)
 		goto out_drop;
-	rc = fill_node(tfd, meta, data, nbytes, owner);
+	rc = fill_node(parent->root, tfd, meta, data, nbytes, owner, &st);
 	if (rc == 0 && owner)
-		rc = own_dir(parent->fd, tmp, meta->kind, owner);
+		rc = own_dir(parent->root, parent->fd, tmp, meta->kind, owner);
 	if (rc < 0) {
 		hmf_err(rc, "%s/%s: cannot create: %s", parent->what, name,
 			strerrordesc_np(-rc));
@@ -448,7 +490,7 @@ int hmf_node_create(struct hmf_node *parent, const char *name,
 		return 0;
 	}
 	return node_new(parent->root, tfd, join_what(parent->what, name), meta,
-			out);
+			&st, out);
 out_close:
 	close(tfd);
 out_drop:
@@ -472,37 +514,78 @@ static int has_children(int fd)
 	return count > 0;
 }
 
+static int classify(int dirfd, const char *name, enum hmf_kind *kind);
+
+/* Remove hidden array @tmp of @dirfd: its known entries, then itself. */
+static void drop_array(int dirfd, const char *tmp, const char *what)
+{
+	char sub[HMF_TMPNAME_LEN + 8];
+
+	snprintf(sub, sizeof(sub), "%s/" HMF_DATA_FILE, tmp);
+	unlinkat(dirfd, sub, 0);
+	snprintf(sub, sizeof(sub), "%s/" HMF_META_FILE, tmp);
+	unlinkat(dirfd, sub, 0);
+	if (unlinkat(dirfd, tmp, AT_REMOVEDIR) < 0)
+		drop_tmp(dirfd, tmp, what); /* strays inside */
+}
+
+/* Hide child @name of @dirfd under a fresh temporary name in @tmp. */
+static int hide(int dirfd, const char *name, char tmp[HMF_TMPNAME_LEN])
+{
+	int rc;
+
+	do {
+		fsu_tmpname(tmp);
+		rc = renameat2(dirfd, name, dirfd, tmp, RENAME_NOREPLACE);
+	} while (rc < 0 && errno == EEXIST);
+	return rc < 0 ? -errno : 0;
+}
+
 int hmf_node_remove(struct hmf_node *parent, const char *name,
 		    unsigned flags)
 {
 	char tmp[HMF_TMPNAME_LEN];
-	struct hmf_node *n;
-	int rc;
+	enum hmf_kind kind;
+	int fd, rc;
 
 	if (parent->root->flags & HMF_ROOT_RDONLY)
 		return readonly(parent->root);
-	rc = hmf_node_lookup(parent, name, &n);
+	if (parent->kind != HMF_KIND_GROUP)
+		return hmf_err(-ENOTDIR, "%s: is an array, not a group",
+			       parent->what);
+	rc = hmf_name_check(name);
 	if (rc < 0)
 		return rc;
-	if ((flags & HMF_RM_GROUP) && n->kind != HMF_KIND_GROUP)
-		rc = hmf_err(-ENOTDIR, "%s: is an array", n->what);
-	else if ((flags & HMF_RM_ARRAY) && n->kind != HMF_KIND_ARRAY)
-		rc = hmf_err(-EISDIR, "%s: is a group", n->what);
-	else if (n->kind == HMF_KIND_GROUP && !(flags & HMF_RM_RECURSIVE)) {
-		rc = has_children(n->fd);
-		if (rc > 0)
-			rc = hmf_err(-ENOTEMPTY, "%s: group is not empty",
-				     n->what);
-	}
-	hmf_node_close(n);
-	if (rc < 0)
-		return rc;
-	/* one rename hides the whole node; then the slow part */
-	fsu_tmpname(tmp);
-	if (renameat2(parent->fd, name, parent->fd, tmp, RENAME_NOREPLACE) < 0)
-		return hmf_err(-errno, "%s/%s: cannot remove", parent->what,
+	/* by the entries alone: a node with corrupt metadata can go too */
+	if (classify(parent->fd, name, &kind) < 0)
+		return hmf_err(-ENOENT, "%s/%s: no such node", parent->what,
 			       name);
-	drop_tmp(parent->fd, tmp, parent->what);
+	if ((flags & HMF_RM_GROUP) && kind != HMF_KIND_GROUP)
+		return hmf_err(-ENOTDIR, "%s/%s: is an array", parent->what,
+			       name);
+	if ((flags & HMF_RM_ARRAY) && kind != HMF_KIND_ARRAY)
+		return hmf_err(-EISDIR, "%s/%s: is a group", parent->what,
+			       name);
+	if (kind == HMF_KIND_GROUP && !(flags & HMF_RM_RECURSIVE)) {
+		rc = fsu_open_dir(parent->fd, name, &fd);
+		if (rc < 0)
+			return rc;
+		rc = has_children(fd);
+		close(fd);
+		if (rc > 0)
+			rc = hmf_err(-ENOTEMPTY, "%s/%s: group is not empty",
+				     parent->what, name);
+		if (rc < 0)
+			return rc;
+	}
+	/* one rename hides the whole node; then the slow part */
+	rc = hide(parent->fd, name, tmp);
+	if (rc < 0)
+		return hmf_err(rc, "%s/%s: cannot remove", parent->what, name);
+	if (kind == HMF_KIND_ARRAY)
+		drop_array(parent->fd, tmp, parent->what);
+	else
+		drop_tmp(parent->fd, tmp, parent->what);
 	return 0;
 }
 
@@ -588,8 +671,7 @@ int hmf_node_rename(struct hmf_node *parent, const char *name,
 			     dst->what);
 		goto out_close;
 	}
-	fsu_tmpname(tmp);
-	if (renameat2(parent->fd, name, parent->fd, tmp, RENAME_NOREPLACE) == 0)
+	if (hide(parent->fd, name, tmp) == 0)
 		drop_tmp(parent->fd, tmp, parent->what);
 	else
 		hmf_log(HMF_LOG_WARNING, "%s: replaced node left at %s/%s",
@@ -889,11 +971,9 @@ int hmf_node_resize(struct hmf_node *n, uint64_t size)
 	return hmf_node_sync_shape(n);
 }
 
-static int apply_nothing(struct hmf_meta *m, void *arg)
+static int apply_derived(struct hmf_meta *m, void *arg)
 {
-	(void)m;
-	(void)arg;
-	return 0;
+	return derive_shape(arg, m);
 }
 
 int hmf_node_sync_shape(struct hmf_node *n)
@@ -923,6 +1003,5 @@ int hmf_node_sync_shape(struct hmf_node *n)
 	hmf_meta_fini(&m);
 	if (rc < 0 || !stale)
 		return rc;
-	/* hmf_node_update derives the shape before saving */
-	return hmf_node_update(n, apply_nothing, NULL);
+	return hmf_node_update(n, apply_derived, n);
 }

@@ -90,6 +90,25 @@ static int make_root(int fd, const char *path)
 	return 0;
 }
 
+/* The process umask, without the race of setting it to read it. */
+static mode_t read_umask(void)
+{
+	char line[128];
+	unsigned mask;
+	FILE *f = fopen("/proc/self/status", "re");
+	mode_t m = 07777; /* unknown: always chmod */
+
+	if (!f)
+		return m;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &mask) == 1) {
+			m = (mode_t)mask;
+			break;
+		}
+	fclose(f);
+	return m;
+}
+
 /* Create, erase or check ROOT as @flags say; @fd is its O_PATH fd. */
 static int prepare(int fd, const char *path, unsigned flags)
 {
@@ -160,6 +179,9 @@ int hmf_root_open(const char *path, unsigned flags, struct hmf_root **out)
 	}
 	r->fd = fd;
 	r->flags = flags & HMF_ROOT_RDONLY;
+	r->umask = read_umask();
+	r->euid = geteuid();
+	r->egid = getegid();
 	*out = r;
 	return 0;
 out_close:
