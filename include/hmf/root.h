@@ -12,6 +12,7 @@
 #ifndef HMF_ROOT_H
 #define HMF_ROOT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,13 @@ const char *hmf_root_path(const struct hmf_root *r);
  * anywhere under the root; *@removed counts them (may be NULL).
  */
 int hmf_root_clean(struct hmf_root *r, unsigned min_age, size_t *removed);
+
+/*
+ * hmf_root_clean() that returns -EINTR as soon as *@stop becomes non-zero
+ * (checked between entries), for a walk in a background thread.
+ */
+int hmf_root_clean_stoppable(struct hmf_root *r, unsigned min_age,
+			     const atomic_int *stop, size_t *removed);
 
 /* Create group @path and missing parents; an existing group is fine. */
 int hmf_set_group(struct hmf_root *r, const char *path);

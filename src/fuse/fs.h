@@ -48,6 +48,18 @@ struct fs_inode {
 	uint64_t nlookup;      /* protected by fs_daemon.lock */
 	struct fs_inode *next; /* hash chain; protected by fs_daemon.lock */
 	bool hashed;           /* protected by fs_daemon.lock */
+	/*
+	 * Where the kernel last found it, to ask it to forget the entry
+	 * (stale after a rename: the request then just fails). The parent
+	 * stays allocated while it has kids, so its node id is never reused
+	 * for another inode while a child names it.
+	 */
+	struct fs_inode *parent; /* protected by fs_daemon.lock */
+	char *name;              /* protected by fs_daemon.lock */
+	unsigned kids;           /* protected by fs_daemon.lock */
+	/* LRU of inodes the kernel holds (nlookup > 0), newest first */
+	struct fs_inode *lru_prev, *lru_next; /* fs_daemon.lock */
+	struct fs_inode *all_prev, *all_next; /* fs_daemon.lock */
 	pthread_mutex_t lock;  /* protects the fields below */
 	int datafd;            /* RDWR/RDONLY fd of data for reads, or -1 */
 	struct fs_map *map;    /* current mapping, or NULL */
@@ -64,7 +76,24 @@ struct fs_daemon {
 	struct fs_inode root_inode;
 	pthread_mutex_t lock;     /* protects the inode table */
 	struct fs_inode **buckets; /* protected by lock */
-	size_t nbuckets, count;    /* protected by lock */
+	size_t nbuckets;           /* protected by lock */
+	size_t count;              /* inodes with nlookup > 0; lock */
+	struct fs_inode lru;       /* list head; protected by lock */
+	struct fs_inode all;       /* every allocated inode; lock */
+	/*
+	 * Every inode holds a directory fd. Above @high of them the evictor
+	 * thread asks the kernel to drop its least recently used entries,
+	 * which then come back as forgets.
+	 */
+	size_t high, low;          /* immutable after init */
+	pthread_cond_t evict_cond; /* with lock: wakes the evictor */
+	pthread_cond_t freed_cond; /* with lock: an inode was freed */
+	bool stopping;             /* protected by lock */
+	pthread_t evictor;
+	bool evictor_started;
+	pthread_t cleaner;  /* removes old leftovers at start */
+	bool cleaner_started;
+	atomic_int stop_cleaner;
 	pthread_mutex_t log_lock; /* protects logged */
 	char **logged;            /* paths already reported as corrupt */
 	size_t nlogged;
@@ -90,12 +119,17 @@ void fs_inodes_fini(struct fs_daemon *d);
 struct fs_inode *fs_inode_get(struct fs_daemon *d, fuse_ino_t ino);
 fuse_ino_t fs_inode_id(struct fs_daemon *d, struct fs_inode *in);
 /*
- * Enter @node (a fresh handle; ownership passes) into the table with one
- * more lookup, reusing the inode already there for the same backing node.
- * Fills @e for fuse_reply_entry/create.
+ * Enter @node (a fresh handle, child @name of @parent; ownership passes)
+ * into the table with one more lookup, reusing the inode already there
+ * for the same backing node. Fills @e for fuse_reply_entry/create.
  */
-int fs_inode_enter(struct fs_daemon *d, struct hmf_node *node,
-		   struct fuse_entry_param *e);
+int fs_inode_enter(struct fs_daemon *d, fuse_ino_t parent, const char *name,
+		   struct hmf_node *node, struct fuse_entry_param *e);
+/* Start / stop the thread that keeps the number of inodes bounded. */
+int fs_evictor_start(struct fs_daemon *d);
+void fs_evictor_stop(struct fs_daemon *d);
+/* After EMFILE: wait (briefly) until the evictor freed some inodes. */
+void fs_inodes_wait_room(struct fs_daemon *d);
 void fs_inode_forget(struct fs_daemon *d, struct fs_inode *in, uint64_t n);
 /* Drop the node from the name table (it was removed or replaced). */
 void fs_inode_unhash(struct fs_daemon *d, struct fs_inode *in);

@@ -4,14 +4,25 @@
  * struct fs_inode (the root is FUSE_ROOT_ID). An inode lives as long as
  * the kernel holds lookups on it: +1 per entry replied, -n per forget; it
  * is freed at zero, never at unlink.
+ *
+ * Each inode keeps its node's directory open, so their number is bounded
+ * by RLIMIT_NOFILE: an evictor thread asks the kernel to drop the least
+ * recently used entries (fuse_lowlevel_notify_inval_entry), and the
+ * kernel's forgets then free them. That also keeps memory flat after a
+ * walk over a large tree.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
+
+/* fds kept for open files, mappings, the session and libhmf's work */
+#define FD_RESERVE 256
 
 static size_t bucket_of(struct fs_daemon *d, dev_t dev, ino_t ino)
 {
@@ -30,6 +41,28 @@ static void inode_setup(struct fs_inode *in, struct hmf_node *node,
 	pthread_mutex_init(&in->lock, NULL);
 }
 
+/* Raise the fd limit as far as allowed and derive the inode budget. */
+static void set_budget(struct fs_daemon *d)
+{
+	struct rlimit rl;
+	size_t max = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+			getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (rl.rlim_cur != RLIM_INFINITY)
+			max = (size_t)rl.rlim_cur;
+		else
+			max = 1u << 20;
+	}
+	max = max > 2 * FD_RESERVE ? max - FD_RESERVE : max / 2;
+	d->high = max * 3 / 4;
+	d->low = max / 2;
+}
+
 int fs_inodes_init(struct fs_daemon *d, struct hmf_node *root)
 {
 	struct stat st;
@@ -43,6 +76,11 @@ int fs_inodes_init(struct fs_daemon *d, struct hmf_node *root)
 	if (!d->buckets)
 		return -ENOMEM;
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->evict_cond, NULL);
+	pthread_cond_init(&d->freed_cond, NULL);
+	d->lru.lru_next = d->lru.lru_prev = &d->lru;
+	d->all.all_next = d->all.all_prev = &d->all;
+	set_budget(d);
 	inode_setup(&d->root_inode, root, &st);
 	d->root_inode.nlookup = 1; /* never forgotten */
 	return 0;
@@ -63,23 +101,56 @@ static void inode_free(struct fs_inode *in)
 		close(in->datafd);
 	hmf_node_close(in->node);
 	pthread_mutex_destroy(&in->lock);
+	free(in->name);
 	free(in);
+}
+
+static void list_unlink(struct fs_inode **prev_next, struct fs_inode **next_prev,
+			struct fs_inode **prev, struct fs_inode **next)
+{
+	*prev_next = *next;
+	*next_prev = *prev;
+	*prev = *next = NULL;
+}
+
+static void lru_unlink(struct fs_inode *in)
+{
+	if (in->lru_next)
+		list_unlink(&in->lru_prev->lru_next, &in->lru_next->lru_prev,
+			    &in->lru_prev, &in->lru_next);
+}
+
+static void lru_push(struct fs_daemon *d, struct fs_inode *in)
+{
+	lru_unlink(in);
+	in->lru_next = d->lru.lru_next;
+	in->lru_prev = &d->lru;
+	d->lru.lru_next->lru_prev = in;
+	d->lru.lru_next = in;
+}
+
+static void all_add(struct fs_daemon *d, struct fs_inode *in)
+{
+	in->all_next = d->all.all_next;
+	in->all_prev = &d->all;
+	d->all.all_next->all_prev = in;
+	d->all.all_next = in;
 }
 
 void fs_inodes_fini(struct fs_daemon *d)
 {
 	struct fs_inode *in, *next;
-	size_t i;
 
-	for (i = 0; i < d->nbuckets; i++)
-		for (in = d->buckets[i]; in; in = next) {
-			next = in->next;
-			inode_free(in);
-		}
+	for (in = d->all.all_next; in && in != &d->all; in = next) {
+		next = in->all_next;
+		inode_free(in);
+	}
 	free(d->buckets);
 	fs_map_put(d->root_inode.map);
 	hmf_node_close(d->root_inode.node);
 	pthread_mutex_destroy(&d->root_inode.lock);
+	pthread_cond_destroy(&d->evict_cond);
+	pthread_cond_destroy(&d->freed_cond);
 	pthread_mutex_destroy(&d->lock);
 }
 
@@ -108,7 +179,6 @@ static void unhash_locked(struct fs_daemon *d, struct fs_inode *in)
 			break;
 		}
 	in->hashed = false;
-	d->count--;
 }
 
 static void grow_locked(struct fs_daemon *d)
@@ -131,10 +201,67 @@ static void grow_locked(struct fs_daemon *d)
 	free(old);
 }
 
-int fs_inode_enter(struct fs_daemon *d, struct hmf_node *node,
-		   struct fuse_entry_param *e)
+/*
+ * Detach @in and its ancestors that nobody holds any more; they are
+ * chained on *@dead (through ->next) to be freed outside the lock.
+ */
+static void release_locked(struct fs_daemon *d, struct fs_inode *in,
+			   struct fs_inode **dead)
 {
-	struct fs_inode *in, *fresh;
+	struct fs_inode *p;
+
+	while (in && in != &d->root_inode && in->nlookup == 0 &&
+	       in->kids == 0) {
+		p = in->parent;
+		unhash_locked(d, in);
+		lru_unlink(in);
+		list_unlink(&in->all_prev->all_next, &in->all_next->all_prev,
+			    &in->all_prev, &in->all_next);
+		in->next = *dead;
+		*dead = in;
+		if (p)
+			p->kids--;
+		in = p;
+	}
+}
+
+static void free_dead(struct fs_inode *dead)
+{
+	struct fs_inode *next;
+
+	for (; dead; dead = next) {
+		next = dead->next;
+		inode_free(dead);
+	}
+}
+
+/* Remember where the kernel found @in. Under d->lock. */
+static void set_name_locked(struct fs_daemon *d, struct fs_inode *in,
+			    struct fs_inode *parent, char *name,
+			    struct fs_inode **dead)
+{
+	struct fs_inode *old = in->parent;
+
+	if (!name)
+		return; /* out of memory: eviction skips it */
+	free(in->name);
+	in->name = name;
+	if (parent == old)
+		return;
+	parent->kids++;
+	in->parent = parent;
+	if (old) {
+		old->kids--;
+		release_locked(d, old, dead);
+	}
+}
+
+int fs_inode_enter(struct fs_daemon *d, fuse_ino_t parent, const char *name,
+		   struct hmf_node *node, struct fuse_entry_param *e)
+{
+	struct fs_inode *in, *fresh, *dead = NULL;
+	struct fs_inode *pin = fs_inode_get(d, parent);
+	char *copy;
 	size_t b;
 	int rc;
 
@@ -145,7 +272,9 @@ int fs_inode_enter(struct fs_daemon *d, struct hmf_node *node,
 		return rc;
 	}
 	fresh = calloc(1, sizeof(*fresh));
+	copy = strdup(name);
 	if (!fresh) {
+		free(copy);
 		hmf_node_close(node);
 		return -ENOMEM;
 	}
@@ -156,18 +285,22 @@ int fs_inode_enter(struct fs_daemon *d, struct hmf_node *node,
 	for (in = d->buckets[b]; in; in = in->next)
 		if (in->ino == fresh->ino && in->dev == fresh->dev)
 			break;
-	if (in && in->node && hmf_node_kind(in->node) == hmf_node_kind(node)) {
+	if (in && hmf_node_kind(in->node) == hmf_node_kind(node)) {
 		/*
 		 * The same backing node: the kernel must see one inode. A
-		 * deleted one whose number was reused has nlink 0 and does
-		 * not match (we stat'ed the new one above).
+		 * deleted one whose number was reused has nlink 0 (its data
+		 * or directory is gone) and is replaced.
 		 */
 		struct stat cur;
 
 		if (hmf_node_stat(in->node, &cur) == 0 && cur.st_nlink > 0) {
-			in->nlookup++;
+			if (in->nlookup++ == 0)
+				d->count++;
+			set_name_locked(d, in, pin, copy, &dead);
+			lru_push(d, in);
 			pthread_mutex_unlock(&d->lock);
 			inode_free(fresh);
+			free_dead(dead);
 			goto out_reply;
 		}
 	}
@@ -180,8 +313,14 @@ int fs_inode_enter(struct fs_daemon *d, struct hmf_node *node,
 	d->buckets[b] = fresh;
 	fresh->hashed = true;
 	fresh->nlookup = 1;
+	all_add(d, fresh);
+	set_name_locked(d, fresh, pin, copy, &dead);
+	lru_push(d, fresh);
 	d->count++;
+	if (d->count > d->high)
+		pthread_cond_signal(&d->evict_cond);
 	pthread_mutex_unlock(&d->lock);
+	free_dead(dead);
 	in = fresh;
 out_reply:
 	e->ino = fs_inode_id(d, in);
@@ -202,16 +341,137 @@ void fs_inode_unhash(struct fs_daemon *d, struct fs_inode *in)
 
 void fs_inode_forget(struct fs_daemon *d, struct fs_inode *in, uint64_t n)
 {
-	bool dead;
+	struct fs_inode *dead = NULL;
 
 	if (in == &d->root_inode)
 		return;
 	pthread_mutex_lock(&d->lock);
-	in->nlookup = n > in->nlookup ? 0 : in->nlookup - n;
-	dead = in->nlookup == 0;
-	if (dead)
-		unhash_locked(d, in);
+	if (in->nlookup > 0) {
+		in->nlookup = n > in->nlookup ? 0 : in->nlookup - n;
+		if (in->nlookup == 0) {
+			lru_unlink(in);
+			d->count--;
+			pthread_cond_broadcast(&d->freed_cond);
+			release_locked(d, in, &dead);
+		}
+	}
 	pthread_mutex_unlock(&d->lock);
-	if (dead)
-		inode_free(in);
+	free_dead(dead);
+}
+
+struct victim {
+	struct fs_inode *parent; /* pinned (kids + 1) while in flight */
+	char *name;
+};
+
+/* Pick up to @max of the oldest idle inodes. Under d->lock. */
+static size_t pick_victims(struct fs_daemon *d, struct victim *v, size_t max)
+{
+	struct fs_inode *in;
+	size_t n = 0;
+
+	for (in = d->lru.lru_prev; in != &d->lru && n < max;
+	     in = in->lru_prev) {
+		/*
+		 * Open files stay (read without in->lock: a wrong guess only
+		 * drops a cached entry that the kernel then looks up again).
+		 */
+		if (!in->name || in->opens > 0 || in->datafd >= 0)
+			continue;
+		v[n].parent = in->parent;
+		v[n].name = strdup(in->name);
+		if (v[n].name) {
+			/* its node id must not be reused before the notify */
+			in->parent->kids++;
+			n++;
+		}
+	}
+	return n;
+}
+
+static void *evictor_main(void *arg)
+{
+	struct fs_daemon *d = arg;
+	struct fs_inode *dead = NULL;
+	struct timespec ts;
+	struct victim *v;
+	size_t n, i, max = 4096;
+
+	v = calloc(max, sizeof(*v));
+	if (!v)
+		return NULL;
+	pthread_mutex_lock(&d->lock);
+	while (!d->stopping) {
+		if (d->count <= d->high) {
+			pthread_cond_wait(&d->evict_cond, &d->lock);
+			continue;
+		}
+		n = pick_victims(d, v, d->count - d->low < max ?
+					       d->count - d->low :
+					       max);
+		pthread_mutex_unlock(&d->lock);
+		/* never under d->lock: the kernel may call us back */
+		for (i = 0; i < n; i++) {
+			fuse_lowlevel_notify_inval_entry(
+				d->se, fs_inode_id(d, v[i].parent), v[i].name,
+				strlen(v[i].name));
+			free(v[i].name);
+		}
+		pthread_mutex_lock(&d->lock);
+		for (i = 0; i < n; i++) {
+			v[i].parent->kids--;
+			release_locked(d, v[i].parent, &dead);
+		}
+		if (dead) {
+			pthread_mutex_unlock(&d->lock);
+			free_dead(dead);
+			dead = NULL;
+			pthread_mutex_lock(&d->lock);
+		}
+		/* let the forgets arrive before looking again */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&d->evict_cond, &d->lock, &ts);
+	}
+	pthread_mutex_unlock(&d->lock);
+	free(v);
+	return NULL;
+}
+
+int fs_evictor_start(struct fs_daemon *d)
+{
+	int rc = pthread_create(&d->evictor, NULL, evictor_main, d);
+
+	if (rc)
+		return -rc;
+	d->evictor_started = true;
+	return 0;
+}
+
+void fs_evictor_stop(struct fs_daemon *d)
+{
+	if (!d->evictor_started)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->stopping = true;
+	pthread_cond_broadcast(&d->evict_cond);
+	pthread_mutex_unlock(&d->lock);
+	pthread_join(d->evictor, NULL);
+	d->evictor_started = false;
+}
+
+void fs_inodes_wait_room(struct fs_daemon *d)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	pthread_mutex_lock(&d->lock);
+	pthread_cond_signal(&d->evict_cond);
+	pthread_cond_timedwait(&d->freed_cond, &d->lock, &ts);
+	pthread_mutex_unlock(&d->lock);
 }

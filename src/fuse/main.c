@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,10 +141,13 @@ static void set_readahead(const char *mountpoint, unsigned kb)
 
 static void *clean_leftovers(void *arg)
 {
+	struct fs_daemon *d = arg;
 	size_t n = 0;
 
 	/* an hour old: surely not a creation still in progress elsewhere */
-	if (hmf_root_clean(arg, 3600, &n) == 0 && n)
+	if (hmf_root_clean_stoppable(d->root, 3600, &d->stop_cleaner, &n) ==
+		    0 &&
+	    n)
 		hmf_log(HMF_LOG_INFO, "removed %zu leftover temporary entries",
 			n);
 	return NULL;
@@ -170,7 +174,6 @@ static int run(struct fs_daemon *d, struct fuse_args *args,
 {
 	struct fuse_loop_config *cfg;
 	struct hmf_node *rootnode;
-	pthread_t cleaner;
 	int rc;
 
 	rc = hmf_node_open_root(d->root, &rootnode);
@@ -196,9 +199,11 @@ static int run(struct fs_daemon *d, struct fuse_args *args,
 	}
 	if (fuse_daemonize(cmd->foreground) != 0)
 		goto out_unmount;
-	if (!d->opt.readonly &&
-	    pthread_create(&cleaner, NULL, clean_leftovers, d->root) == 0)
-		pthread_detach(cleaner);
+	if (!d->opt.readonly)
+		d->cleaner_started = pthread_create(&d->cleaner, NULL,
+						    clean_leftovers, d) == 0;
+	if (fs_evictor_start(d) < 0)
+		hmf_log(HMF_LOG_WARNING, "no evictor thread: the number of inodes is bounded by the fd limit");
 	if (cmd->singlethread) {
 		rc = fuse_session_loop(d->se);
 	} else {
@@ -214,7 +219,13 @@ static int run(struct fs_daemon *d, struct fuse_args *args,
 		rc = fuse_session_loop_mt(d->se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
-	rc = rc == 0 ? 0 : 1;
+	/* a signal (SIGTERM, SIGINT, SIGHUP) is a normal way to stop */
+	rc = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
+	fs_evictor_stop(d);
+	if (d->cleaner_started) {
+		atomic_store(&d->stop_cleaner, 1);
+		pthread_join(d->cleaner, NULL);
+	}
 out_unmount:
 	fuse_session_unmount(d->se);
 out_handlers:

@@ -87,8 +87,13 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	rc = hmf_node_lookup(fs_inode_get(d, parent)->node, name, &n);
+	if (rc == -EMFILE || rc == -ENFILE) {
+		/* every inode holds an fd: let the evictor free some */
+		fs_inodes_wait_room(d);
+		rc = hmf_node_lookup(fs_inode_get(d, parent)->node, name, &n);
+	}
 	if (rc == 0)
-		rc = fs_inode_enter(d, n, &e);
+		rc = fs_inode_enter(d, parent, name, n, &e);
 	if (rc == -ENOENT || rc == -EINVAL) {
 		/* a negative entry: the kernel may cache the miss */
 		memset(&e, 0, sizeof(e));
@@ -226,7 +231,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		hmf_node_fsync(fs_inode_get(d, parent)->node, false);
 	if (created)
 		*created = n;
-	return fs_inode_enter(d, n, e);
+	return fs_inode_enter(d, parent, name, n, e);
 }
 
 static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -412,7 +417,8 @@ static void read_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				rc = hmf_node_lookup(fs_inode_get(d, ino)->node,
 						     name, &n);
 				if (rc == 0)
-					rc = fs_inode_enter(d, n, &e);
+					rc = fs_inode_enter(d, ino, name, n,
+							    &e);
 				if (rc < 0) {
 					fs_report(d, rc);
 					continue; /* vanished or corrupt */

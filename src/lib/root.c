@@ -244,7 +244,8 @@ const char *hmf_root_path(const struct hmf_root *r)
 	return r->path;
 }
 
-static int clean_dir(int fd, time_t cutoff, size_t *removed, int depth)
+static int clean_dir(int fd, time_t cutoff, const atomic_int *stop,
+		     size_t *removed, int depth)
 {
 	struct dirent *e;
 	struct stat st;
@@ -263,6 +264,10 @@ static int clean_dir(int fd, time_t cutoff, size_t *removed, int depth)
 		return rc;
 	}
 	while ((e = readdir(d))) {
+		if (stop && atomic_load(stop)) {
+			rc = -EINTR;
+			break;
+		}
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -277,8 +282,11 @@ static int clean_dir(int fd, time_t cutoff, size_t *removed, int depth)
 		if (!S_ISDIR(st.st_mode) || hmf_name_is_reserved(e->d_name))
 			continue;
 		if (fsu_open_dir(dfd, e->d_name, &sub) == 0) {
-			clean_dir(sub, cutoff, removed, depth + 1);
+			rc = clean_dir(sub, cutoff, stop, removed, depth + 1);
 			close(sub);
+			if (rc == -EINTR)
+				break;
+			rc = 0;
 		}
 	}
 	closedir(d);
@@ -287,12 +295,18 @@ static int clean_dir(int fd, time_t cutoff, size_t *removed, int depth)
 
 int hmf_root_clean(struct hmf_root *r, unsigned min_age, size_t *removed)
 {
+	return hmf_root_clean_stoppable(r, min_age, NULL, removed);
+}
+
+int hmf_root_clean_stoppable(struct hmf_root *r, unsigned min_age,
+			     const atomic_int *stop, size_t *removed)
+{
 	size_t n = 0;
 	int rc;
 
 	if (r->flags & HMF_ROOT_RDONLY)
 		return hmf_err(-EROFS, "%s: opened read-only", r->path);
-	rc = clean_dir(r->fd, time(NULL) - (time_t)min_age, &n, 0);
+	rc = clean_dir(r->fd, time(NULL) - (time_t)min_age, stop, &n, 0);
 	if (removed)
 		*removed = n;
 	return rc;
