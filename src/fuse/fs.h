@@ -20,6 +20,9 @@
 
 #include "hmf.h"
 
+/* The largest read or write one FUSE request carries (max_write). */
+#define FS_IO_SIZE (1u << 20)
+
 struct fs_options {
 	char *root;
 	char *mountpoint;

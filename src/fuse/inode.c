@@ -271,6 +271,8 @@ int fs_inode_enter(struct fs_daemon *d, fuse_ino_t parent, const char *name,
 		hmf_node_close(node);
 		return rc;
 	}
+	if (S_ISREG(e->attr.st_mode))
+		e->attr.st_blksize = FS_IO_SIZE;
 	fresh = calloc(1, sizeof(*fresh));
 	copy = strdup(name);
 	if (!fresh) {

@@ -54,8 +54,15 @@ static void reply_err(fuse_req_t req, int rc)
 
 int fs_stat(struct fs_daemon *d, struct fs_inode *in, struct stat *st)
 {
+	int rc;
+
 	(void)d;
-	return hmf_node_stat(in->node, st);
+	rc = hmf_node_stat(in->node, st);
+	/* cp and friends size their buffers by st_blksize: one request
+	 * of the largest size FUSE carries instead of eight */
+	if (rc == 0 && S_ISREG(st->st_mode))
+		st->st_blksize = FS_IO_SIZE;
+	return rc;
 }
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
@@ -75,8 +82,8 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	if (!d->opt.exclusive && (conn->capable & FUSE_CAP_AUTO_INVAL_DATA))
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
-	conn->max_write = 1u << 20;
-	conn->max_readahead = 1u << 20;
+	conn->max_write = FS_IO_SIZE;
+	conn->max_readahead = FS_IO_SIZE;
 }
 
 static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
