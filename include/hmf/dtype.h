@@ -15,7 +15,7 @@
 #define HMF_DTYPE_STR_MAX 32
 
 struct hmf_dtype {
-	char kind;      /* numpy kind: b i u f c S U V M m */
+	char kind;	/* numpy kind: b i u f c S U V M m */
 	char byteorder; /* '<', '>' or '|' (order does not apply) */
 	size_t itemsize;
 	char str[HMF_DTYPE_STR_MAX]; /* canonical dtype.str */
@@ -32,7 +32,8 @@ bool hmf_dtype_equal(const struct hmf_dtype *a, const struct hmf_dtype *b);
 
 /*
  * The number of bytes of an array of @dtype and @shape (@ndim entries) in
- * *@nbytes. Returns 0 or -EOVERFLOW when it does not fit in an off_t.
+ * *@nbytes. Returns 0 or -EOVERFLOW when it does not fit in an off_t or a
+ * dimension is 2^53 or more (a .hmf holds them exactly only below that).
  */
 int hmf_dtype_nbytes(const struct hmf_dtype *dtype, int ndim,
 		     const uint64_t *shape, uint64_t *nbytes);

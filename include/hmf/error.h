@@ -26,8 +26,7 @@ const char *hmf_errmsg(void);
  * Record @fmt as this thread's error message and return @rc (a negative
  * errno), so that callers can write "return hmf_err(-EINVAL, ...)".
  */
-int hmf_err(int rc, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int hmf_err(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Forget this thread's error message. */
 void hmf_err_clear(void);

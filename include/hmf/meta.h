@@ -31,7 +31,7 @@ enum hmf_kind {
 };
 
 struct hmf_attr {
-	char *key;          /* UTF-8, 1..HMF_ATTR_KEY_MAX bytes */
+	char *key;	    /* UTF-8, 1..HMF_ATTR_KEY_MAX bytes */
 	unsigned char *val; /* any bytes; NUL-terminated for convenience */
 	size_t len;
 };
@@ -42,7 +42,7 @@ struct hmf_meta {
 	struct hmf_dtype dtype;
 	int ndim;
 	uint64_t shape[HMF_MAX_NDIM];
-	char order; /* 'C' or 'F' */
+	char order;	  /* 'C' or 'F' */
 	char *npy_header; /* NPY view header last written, or NULL */
 	size_t npy_header_len;
 	/* every node: */
@@ -96,7 +96,7 @@ bool hmf_meta_derive_shape(struct hmf_meta *m, uint64_t size);
 
 /* Find attribute @key; NULL when missing. Borrowed from @m. */
 const struct hmf_attr *hmf_meta_attr_get(const struct hmf_meta *m,
-					  const char *key);
+					 const char *key);
 
 /*
  * Set attribute @key to @len bytes at @val. @flags: 0, HMF_ATTR_CREATE

@@ -2,8 +2,10 @@
 /*
  * node.h - nodes by handle, for callers that walk the tree themselves (the
  * mount keeps one per inode). A node holds an O_PATH descriptor of its
- * directory, so it stays valid across renames and after removal. Its
- * metadata is cached and re-read only when ".hmf" changed on disk.
+ * directory, so it follows renames. Once the node is removed or replaced,
+ * the handle answers -EIO / -ENOENT (like a stale NFS handle); data
+ * descriptors opened before keep working. Its metadata is cached and
+ * re-read only when ".hmf" changed on disk.
  *
  * Thread safety: a struct hmf_node may be shared by threads; metadata
  * updates through it are serialised by its internal lock. Two handles of
@@ -99,9 +101,9 @@ int hmf_node_update(struct hmf_node *n,
  */
 #define HMF_CREATE_REPLACE 1u
 int hmf_node_create(struct hmf_node *parent, const char *name,
-		    const struct hmf_meta *meta, const void *data,
-		    uint64_t len, const struct hmf_owner *owner,
-		    unsigned flags, struct hmf_node **out);
+		    const struct hmf_meta *meta, const void *data, uint64_t len,
+		    const struct hmf_owner *owner, unsigned flags,
+		    struct hmf_node **out);
 
 /*
  * Remove child @name of @parent. @flags: HMF_RM_GROUP (must be a group,
@@ -113,8 +115,7 @@ int hmf_node_create(struct hmf_node *parent, const char *name,
 #define HMF_RM_GROUP 1u
 #define HMF_RM_ARRAY 2u
 #define HMF_RM_RECURSIVE 4u
-int hmf_node_remove(struct hmf_node *parent, const char *name,
-		    unsigned flags);
+int hmf_node_remove(struct hmf_node *parent, const char *name, unsigned flags);
 
 /*
  * Move child @name of @parent to @newname in @newparent. @flags as
@@ -133,8 +134,7 @@ int hmf_node_rename(struct hmf_node *parent, const char *name,
  * *@count entries (free with hmf_dirents_free). Entries that are not nodes
  * are skipped.
  */
-int hmf_node_list(struct hmf_node *n, struct hmf_dirent **ents,
-		  size_t *count);
+int hmf_node_list(struct hmf_node *n, struct hmf_dirent **ents, size_t *count);
 void hmf_dirents_free(struct hmf_dirent *ents, size_t count);
 
 /* Attribute access (values are bytes; see meta.h for the limits). */

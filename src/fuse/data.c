@@ -34,8 +34,11 @@ int fs_file_open(struct fs_daemon *d, struct fs_inode *in, int flags,
 	 * writes at explicit offsets: no O_APPEND, no O_DIRECT (the data
 	 * is served from the page cache).
 	 */
-	rc = hmf_node_data_open(in->node, acc == O_RDONLY ? O_RDONLY : O_RDWR,
-				&f->fd);
+	/* O_NONBLOCK means nothing to a regular file; asking for it saves
+	 * libhmf clearing it again */
+	rc = hmf_node_data_open(
+		in->node, (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_NONBLOCK,
+		&f->fd);
 	if (rc < 0) {
 		free(f);
 		return rc;
@@ -52,10 +55,11 @@ int fs_file_open(struct fs_daemon *d, struct fs_inode *in, int flags,
 		pthread_mutex_lock(&in->lock);
 		/* the kernel's cached pages are still right if nobody else
 		 * changed the data since we last served it */
-		fi->keep_cache = d->opt.exclusive || in->opens > 0 ||
-				 (st.st_size == in->cached_size &&
-				  st.st_mtim.tv_sec == in->cached_mtime.tv_sec &&
-				  st.st_mtim.tv_nsec == in->cached_mtime.tv_nsec);
+		fi->keep_cache =
+			d->opt.exclusive || in->opens > 0 ||
+			(st.st_size == in->cached_size &&
+			 st.st_mtim.tv_sec == in->cached_mtime.tv_sec &&
+			 st.st_mtim.tv_nsec == in->cached_mtime.tv_nsec);
 		in->cached_size = st.st_size;
 		in->cached_mtime = st.st_mtim;
 		in->opens++;
@@ -106,8 +110,8 @@ static struct fs_map *map_get(struct fs_inode *in, uint64_t end, int *rc)
 	if (!m || m->len < end) {
 		*rc = 0;
 		if (in->datafd < 0)
-			*rc = hmf_node_data_open(in->node, O_RDONLY,
-						 &in->datafd);
+			*rc = hmf_node_data_open(
+				in->node, O_RDONLY | O_NONBLOCK, &in->datafd);
 		len = (end + MAP_STEP - 1) / MAP_STEP * MAP_STEP;
 		m = *rc == 0 ? calloc(1, sizeof(*m)) : NULL;
 		if (m) {

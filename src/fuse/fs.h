@@ -29,11 +29,11 @@ struct fs_options {
 	/* int, not bool: fuse_opt_parse stores an int at each offset */
 	int create, truncate, exclusive, ctldir_visible, readonly;
 	int no_default_permissions;
-	int sync;        /* -o sync: metadata fsync'ed on every change */
-	int read_splice; /* reply to reads by splice from the fd (1) or from
+	int sync;	   /* -o sync: metadata fsync'ed on every change */
+	int read_splice;   /* reply to reads by splice from the fd (1) or from
 			    the mapping (0) */
 	int cached_writes; /* write-only handles use the page cache too */
-	double timeout;  /* entry/attr timeout in seconds */
+	double timeout;	   /* entry/attr timeout in seconds */
 	unsigned readahead_kb;
 };
 
@@ -46,11 +46,11 @@ struct fs_map {
 
 struct fs_inode {
 	struct hmf_node *node; /* immutable after insert */
-	dev_t dev;             /* key: backing (dev, ino); immutable */
+	dev_t dev;	       /* key: backing (dev, ino); immutable */
 	ino_t ino;
 	uint64_t nlookup;      /* protected by fs_daemon.lock */
 	struct fs_inode *next; /* hash chain; protected by fs_daemon.lock */
-	bool hashed;           /* protected by fs_daemon.lock */
+	bool hashed;	       /* protected by fs_daemon.lock */
 	/*
 	 * Where the kernel last found it, to ask it to forget the entry
 	 * (stale after a rename: the request then just fails). The parent
@@ -58,16 +58,16 @@ struct fs_inode {
 	 * for another inode while a child names it.
 	 */
 	struct fs_inode *parent; /* protected by fs_daemon.lock */
-	char *name;              /* protected by fs_daemon.lock */
-	unsigned kids;           /* protected by fs_daemon.lock */
+	char *name;		 /* protected by fs_daemon.lock */
+	unsigned kids;		 /* protected by fs_daemon.lock */
 	/* LRU of inodes the kernel holds (nlookup > 0), newest first */
 	struct fs_inode *lru_prev, *lru_next; /* fs_daemon.lock */
 	struct fs_inode *all_prev, *all_next; /* fs_daemon.lock */
-	pthread_mutex_t lock;  /* protects the fields below */
-	int datafd;            /* RDWR/RDONLY fd of data for reads, or -1 */
-	struct fs_map *map;    /* current mapping, or NULL */
+	pthread_mutex_t lock;		      /* protects the fields below */
+	int datafd;	    /* RDWR/RDONLY fd of data for reads, or -1 */
+	struct fs_map *map; /* current mapping, or NULL */
 	struct timespec cached_mtime; /* data mtime/size at the last open, */
-	off_t cached_size;            /* for keep_cache */
+	off_t cached_size;	      /* for keep_cache */
 	unsigned opens;
 };
 
@@ -77,28 +77,28 @@ struct fs_daemon {
 	struct hmf_root *root;
 	struct fuse_session *se;
 	struct fs_inode root_inode;
-	pthread_mutex_t lock;     /* protects the inode table */
+	pthread_mutex_t lock;	   /* protects the inode table */
 	struct fs_inode **buckets; /* protected by lock */
-	size_t nbuckets;           /* protected by lock */
-	size_t count;              /* inodes with nlookup > 0; lock */
-	struct fs_inode lru;       /* list head; protected by lock */
-	struct fs_inode all;       /* every allocated inode; lock */
+	size_t nbuckets;	   /* protected by lock */
+	size_t count;		   /* inodes with nlookup > 0; lock */
+	struct fs_inode lru;	   /* list head; protected by lock */
+	struct fs_inode all;	   /* every allocated inode; lock */
 	/*
 	 * Every inode holds a directory fd. Above @high of them the evictor
 	 * thread asks the kernel to drop its least recently used entries,
 	 * which then come back as forgets.
 	 */
-	size_t high, low;          /* immutable after init */
+	size_t high, low;	   /* immutable after init */
 	pthread_cond_t evict_cond; /* with lock: wakes the evictor */
 	pthread_cond_t freed_cond; /* with lock: an inode was freed */
-	bool stopping;             /* protected by lock */
+	bool stopping;		   /* protected by lock */
 	pthread_t evictor;
 	bool evictor_started;
-	pthread_t cleaner;  /* removes old leftovers at start */
+	pthread_t cleaner; /* removes old leftovers at start */
 	bool cleaner_started;
 	atomic_int stop_cleaner;
 	pthread_mutex_t log_lock; /* protects logged */
-	char **logged;            /* paths already reported as corrupt */
+	char **logged;		  /* paths already reported as corrupt */
 	size_t nlogged;
 	/* statistics, for /.hmf/stats */
 	atomic_uint_fast64_t ops, bytes_read, bytes_written;
@@ -106,7 +106,7 @@ struct fs_daemon {
 
 /* An open array (fi->fh). */
 struct fs_file {
-	int fd;       /* data, opened with the caller's access mode */
+	int fd;	      /* data, opened with the caller's access mode */
 	bool written; /* size may have changed: re-derive the shape */
 };
 

@@ -105,8 +105,9 @@ static void inode_free(struct fs_inode *in)
 	free(in);
 }
 
-static void list_unlink(struct fs_inode **prev_next, struct fs_inode **next_prev,
-			struct fs_inode **prev, struct fs_inode **next)
+static void list_unlink(struct fs_inode **prev_next,
+			struct fs_inode **next_prev, struct fs_inode **prev,
+			struct fs_inode **next)
 {
 	*prev_next = *next;
 	*next_prev = *prev;
@@ -408,9 +409,9 @@ static void *evictor_main(void *arg)
 			pthread_cond_wait(&d->evict_cond, &d->lock);
 			continue;
 		}
-		n = pick_victims(d, v, d->count - d->low < max ?
-					       d->count - d->low :
-					       max);
+		n = pick_victims(d, v,
+				 d->count - d->low < max ? d->count - d->low
+							 : max);
 		pthread_mutex_unlock(&d->lock);
 		/* never under d->lock: the kernel may call us back */
 		for (i = 0; i < n; i++) {

@@ -24,7 +24,10 @@ enum {
 	KEY_SYNC,
 };
 
-#define OPT(t, field) { t, offsetof(struct fs_options, field), 1 }
+#define OPT(t, field)                                                          \
+	{                                                                      \
+		t, offsetof(struct fs_options, field), 1                       \
+	}
 
 static const struct fuse_opt option_specs[] = {
 	OPT("create", create),
@@ -119,7 +122,8 @@ static void set_readahead(const char *mountpoint, unsigned kb)
 	FILE *f;
 	int fd;
 
-	if (!realpath(mountpoint, real) || !(f = fopen("/proc/self/mountinfo", "re")))
+	if (!realpath(mountpoint, real) ||
+	    !(f = fopen("/proc/self/mountinfo", "re")))
 		return;
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &major, &minor,
@@ -203,7 +207,8 @@ static int run(struct fs_daemon *d, struct fuse_args *args,
 		d->cleaner_started = pthread_create(&d->cleaner, NULL,
 						    clean_leftovers, d) == 0;
 	if (fs_evictor_start(d) < 0)
-		hmf_log(HMF_LOG_WARNING, "no evictor thread: the number of inodes is bounded by the fd limit");
+		hmf_log(HMF_LOG_WARNING,
+			"no evictor thread: the number of inodes is bounded by the fd limit");
 	if (cmd->singlethread) {
 		rc = fuse_session_loop(d->se);
 	} else {
@@ -213,9 +218,9 @@ static int run(struct fs_daemon *d, struct fuse_args *args,
 			fuse_loop_cfg_set_idle_threads(cfg,
 						       cmd->max_idle_threads);
 		fuse_loop_cfg_set_max_threads(
-			cfg, cmd->max_threads && cmd->max_threads <= 1000 ?
-				     cmd->max_threads :
-				     10);
+			cfg, cmd->max_threads && cmd->max_threads <= 1000
+				     ? cmd->max_threads
+				     : 10);
 		rc = fuse_session_loop_mt(d->se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
@@ -252,8 +257,8 @@ int main(int argc, char **argv)
 	if (fuse_opt_parse(&args, &d->opt, option_specs, option_proc) != 0)
 		return 2;
 	if (show_version) {
-		printf("hmf-mount %s (libhmf format %d, FUSE %s)\n", HMF_VERSION,
-		       HMF_FORMAT_VERSION, fuse_pkgversion());
+		printf("hmf-mount %s (libhmf format %d, FUSE %s)\n",
+		       HMF_VERSION, HMF_FORMAT_VERSION, fuse_pkgversion());
 		return 0;
 	}
 	if (show_help) {

@@ -177,18 +177,18 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (to_set & FUSE_SET_ATTR_MODE)
 		rc = hmf_node_chmod(in->node, attr->st_mode & 07777);
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
-		rc = hmf_node_chown(
-			in->node,
-			(to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
-			(to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1);
+		rc = hmf_node_chown(in->node,
+				    (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid
+								 : (uid_t)-1,
+				    (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid
+								 : (gid_t)-1);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (hmf_node_is_group(in->node))
 			rc = -EISDIR;
 		else if (attr->st_size < 0)
 			rc = -EINVAL;
 		else
-			rc = hmf_node_resize(in->node,
-					     (uint64_t)attr->st_size);
+			rc = hmf_node_resize(in->node, (uint64_t)attr->st_size);
 	}
 	if (rc == 0 &&
 	    (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
@@ -218,8 +218,8 @@ static void owner_of(fuse_req_t req, mode_t mode, struct hmf_owner *o)
 
 /* Create a child node and enter it into the table. */
 static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
-		     enum hmf_kind kind, mode_t mode, struct fuse_entry_param *e,
-		     struct hmf_node **created)
+		     enum hmf_kind kind, mode_t mode,
+		     struct fuse_entry_param *e, struct hmf_node **created)
 {
 	struct fs_daemon *d = fuse_req_userdata(req);
 	struct hmf_owner owner;
@@ -373,8 +373,7 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	rc = hmf_node_list(fs_inode_get(d, ino)->node, &dir->ents,
-			   &dir->count);
+	rc = hmf_node_list(fs_inode_get(d, ino)->node, &dir->ents, &dir->count);
 	if (rc < 0) {
 		free(dir);
 		reply_err(req, rc);
@@ -418,8 +417,8 @@ static void read_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 			name = de->name;
 			e.attr.st_ino = de->ino;
-			e.attr.st_mode = de->kind == HMF_KIND_GROUP ? S_IFDIR :
-								      S_IFREG;
+			e.attr.st_mode =
+				de->kind == HMF_KIND_GROUP ? S_IFDIR : S_IFREG;
 			if (plus) {
 				rc = hmf_node_lookup(fs_inode_get(d, ino)->node,
 						     name, &n);
@@ -433,9 +432,8 @@ static void read_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			}
 		}
 		if (plus)
-			len = fuse_add_direntry_plus(req, buf + used,
-						     size - used, name, &e,
-						     i + 1);
+			len = fuse_add_direntry_plus(
+				req, buf + used, size - used, name, &e, i + 1);
 		else
 			len = fuse_add_direntry(req, buf + used, size - used,
 						name, &e.attr, i + 1);

@@ -114,8 +114,8 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	for (k = keys; k < keys + klen; k += strlen(k) + 1) {
 		/* the layout names come first; skip stored duplicates */
 		if (extra && strncmp(k, LAYOUT_PREFIX, 4) == 0 &&
-		    hmf_layout_part_from_name(k + 4, &(enum hmf_layout_part){
-							     0 }) == 0)
+		    hmf_layout_part_from_name(
+			    k + 4, &(enum hmf_layout_part){ 0 }) == 0)
 			continue;
 		off += (size_t)sprintf(buf + off, USER_PREFIX "%s", k) + 1;
 	}

@@ -18,31 +18,31 @@ static const struct {
 	const char *name;
 	const char *str;
 } aliases[] = {
-	{ "bool", "b1" },	 { "bool_", "b1" },	  { "bool8", "b1" },
-	{ "?", "b1" },		 { "int8", "i1" },	  { "byte", "i1" },
-	{ "b", "i1" },		 { "int16", "i2" },	  { "short", "i2" },
-	{ "h", "i2" },		 { "int32", "i4" },	  { "intc", "i4" },
-	{ "i", "i4" },		 { "int64", "i8" },	  { "int", "i8" },
-	{ "int_", "i8" },	 { "long", "i8" },	  { "longlong", "i8" },
-	{ "intp", "i8" },	 { "l", "i8" },		  { "q", "i8" },
-	{ "p", "i8" },		 { "uint8", "u1" },	  { "ubyte", "u1" },
-	{ "B", "u1" },		 { "uint16", "u2" },	  { "ushort", "u2" },
-	{ "H", "u2" },		 { "uint32", "u4" },	  { "uintc", "u4" },
-	{ "I", "u4" },		 { "uint64", "u8" },	  { "uint", "u8" },
-	{ "ulong", "u8" },	 { "ulonglong", "u8" },	  { "uintp", "u8" },
-	{ "L", "u8" },		 { "Q", "u8" },		  { "P", "u8" },
-	{ "float16", "f2" },	 { "half", "f2" },	  { "e", "f2" },
-	{ "float32", "f4" },	 { "single", "f4" },	  { "f", "f4" },
-	{ "float64", "f8" },	 { "float", "f8" },	  { "double", "f8" },
-	{ "float_", "f8" },	 { "d", "f8" },		  { "complex64", "c8" },
-	{ "csingle", "c8" },	 { "F", "c8" },		  { "complex128", "c16" },
-	{ "complex", "c16" },	 { "cdouble", "c16" },	  { "complex_", "c16" },
-	{ "D", "c16" },		 { "datetime64", "M8" },  { "timedelta64", "m8" },
-	{ "M", "M8" },		 { "m", "m8" },
+	{ "bool", "b1" },     { "bool_", "b1" },      { "bool8", "b1" },
+	{ "?", "b1" },	      { "int8", "i1" },	      { "byte", "i1" },
+	{ "b", "i1" },	      { "int16", "i2" },      { "short", "i2" },
+	{ "h", "i2" },	      { "int32", "i4" },      { "intc", "i4" },
+	{ "i", "i4" },	      { "int64", "i8" },      { "int", "i8" },
+	{ "int_", "i8" },     { "long", "i8" },	      { "longlong", "i8" },
+	{ "intp", "i8" },     { "l", "i8" },	      { "q", "i8" },
+	{ "p", "i8" },	      { "uint8", "u1" },      { "ubyte", "u1" },
+	{ "B", "u1" },	      { "uint16", "u2" },     { "ushort", "u2" },
+	{ "H", "u2" },	      { "uint32", "u4" },     { "uintc", "u4" },
+	{ "I", "u4" },	      { "uint64", "u8" },     { "uint", "u8" },
+	{ "ulong", "u8" },    { "ulonglong", "u8" },  { "uintp", "u8" },
+	{ "L", "u8" },	      { "Q", "u8" },	      { "P", "u8" },
+	{ "float16", "f2" },  { "half", "f2" },	      { "e", "f2" },
+	{ "float32", "f4" },  { "single", "f4" },     { "f", "f4" },
+	{ "float64", "f8" },  { "float", "f8" },      { "double", "f8" },
+	{ "float_", "f8" },   { "d", "f8" },	      { "complex64", "c8" },
+	{ "csingle", "c8" },  { "F", "c8" },	      { "complex128", "c16" },
+	{ "complex", "c16" }, { "cdouble", "c16" },   { "complex_", "c16" },
+	{ "D", "c16" },	      { "datetime64", "M8" }, { "timedelta64", "m8" },
+	{ "M", "M8" },	      { "m", "m8" },
 };
 
-static const char *const time_units[] = { "Y", "M",  "W",  "D",  "h",
-					  "m", "s",  "ms", "us", "ns",
+static const char *const time_units[] = { "Y",	"M",  "W",  "D",      "h",
+					  "m",	"s",  "ms", "us",     "ns",
 					  "ps", "fs", "as", "generic" };
 
 static bool valid_unit(const char *u, size_t len)
@@ -94,8 +94,9 @@ static int parse_core(const char *text, const char *s, char order,
 	if (*p == '[') {
 		const char *close = strchr(p, ']');
 
+		/* all of "[unit]" must fit, or the stored str would be cut */
 		if ((d.kind != 'M' && d.kind != 'm') || !close ||
-		    close[1] != '\0' || (size_t)(close - p - 1) >= sizeof(unit))
+		    close[1] != '\0' || (size_t)(close - p + 1) >= sizeof(unit))
 			return bad(text, "bad unit");
 		if (!valid_unit(p + 1, (size_t)(close - p - 1)))
 			return bad(text, "unknown time unit");
@@ -205,7 +206,13 @@ int hmf_dtype_nbytes(const struct hmf_dtype *dtype, int ndim,
 	int i;
 
 	for (i = 0; i < ndim; i++) {
-		if (shape[i] != 0 && n > (uint64_t)INT64_MAX / shape[i])
+		/*
+		 * .hmf stores shapes as JSON numbers (doubles), exact only
+		 * below 2^53 and refused from there on load, even where a 0
+		 * elsewhere makes the array empty.
+		 */
+		if (shape[i] >= (1ull << 53) ||
+		    (shape[i] != 0 && n > (uint64_t)INT64_MAX / shape[i]))
 			return hmf_err(-EOVERFLOW,
 				       "array of dtype %s is too large",
 				       dtype->str);

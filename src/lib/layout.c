@@ -143,10 +143,11 @@ static int apply_layout(struct hmf_meta *m, void *arg)
 	size = (uint64_t)st.st_size;
 	if (l->has_dtype) {
 		if (size % l->dtype.itemsize)
-			return hmf_err(-EINVAL,
-				       "dtype %s: %llu bytes of data do not divide into items of %zu bytes",
-				       l->dtype.str, (unsigned long long)size,
-				       l->dtype.itemsize);
+			return hmf_err(
+				-EINVAL,
+				"dtype %s: %llu bytes of data do not divide into items of %zu bytes",
+				l->dtype.str, (unsigned long long)size,
+				l->dtype.itemsize);
 		next.dtype = l->dtype;
 		next.ndim = 1;
 		next.shape[0] = size / l->dtype.itemsize;
@@ -154,14 +155,16 @@ static int apply_layout(struct hmf_meta *m, void *arg)
 	if (l->has_shape) {
 		next.ndim = l->ndim;
 		memcpy(next.shape, l->shape, sizeof(next.shape));
-		rc = hmf_dtype_nbytes(&next.dtype, next.ndim, next.shape, &want);
+		rc = hmf_dtype_nbytes(&next.dtype, next.ndim, next.shape,
+				      &want);
 		if (rc < 0)
 			return rc;
 		if (want != size && size != 0)
-			return hmf_err(-EINVAL,
-				       "shape of %llu bytes does not fit the array's %llu bytes of data",
-				       (unsigned long long)want,
-				       (unsigned long long)size);
+			return hmf_err(
+				-EINVAL,
+				"shape of %llu bytes does not fit the array's %llu bytes of data",
+				(unsigned long long)want,
+				(unsigned long long)size);
 		if (want != size) {
 			/* an empty array takes the shape: zero-filled data */
 			rc = hmf_node_data_open(n, O_WRONLY, &fd);

@@ -20,8 +20,8 @@
 #include "hmf/meta.h"
 #include "meta_i.h"
 
-static const char *const known_keys[] = { "hmf",   "kind",	 "dtype",
-					  "shape", "order",	 "npy_header",
+static const char *const known_keys[] = { "hmf",       "kind",	"dtype",
+					  "shape",     "order", "npy_header",
 					  "attributes" };
 
 static bool utf8_valid(const unsigned char *s, size_t len)
@@ -134,7 +134,8 @@ static int b64_decode(const char *s, unsigned char **out, size_t *outlen)
 		}
 		buf[n++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
 		if (pad < 2)
-			buf[n++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+			buf[n++] =
+				(unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
 		if (pad < 1)
 			buf[n++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
 	}
@@ -255,8 +256,7 @@ static bool is_known_key(const char *k)
 	return false;
 }
 
-static int parse_shape(const cJSON *shape, const char *what,
-		       struct hmf_meta *m)
+static int parse_shape(const cJSON *shape, const char *what, struct hmf_meta *m)
 {
 	const cJSON *e;
 	uint64_t nbytes;
@@ -269,13 +269,16 @@ static int parse_shape(const cJSON *shape, const char *what,
 		double v;
 
 		if (n == HMF_MAX_NDIM)
-			return corrupt(what, "\"shape\" has over 32 dimensions");
+			return corrupt(what,
+				       "\"shape\" has over 32 dimensions");
 		if (!cJSON_IsNumber(e))
 			return corrupt(what, "\"shape\" holds a non-number");
 		v = e->valuedouble;
-		if (!(v >= 0) || v > 9007199254740992.0 || floor(v) != v)
-			return corrupt(what,
-				       "\"shape\" holds a negative, fractional or huge value");
+		/* from 2^53 on, a double may hold a neighbour of the text */
+		if (!(v >= 0) || v >= 9007199254740992.0 || floor(v) != v)
+			return corrupt(
+				what,
+				"\"shape\" holds a negative, fractional or huge value");
 		m->shape[n++] = (uint64_t)v;
 	}
 	m->ndim = n;
@@ -284,8 +287,7 @@ static int parse_shape(const cJSON *shape, const char *what,
 	return 0;
 }
 
-static int parse_attrs(const cJSON *attrs, const char *what,
-		       struct hmf_meta *m)
+static int parse_attrs(const cJSON *attrs, const char *what, struct hmf_meta *m)
 {
 	const cJSON *e;
 	int n = cJSON_GetArraySize(attrs), rc;
@@ -310,13 +312,14 @@ static int parse_attrs(const cJSON *attrs, const char *what,
 			rc = attr_dup(&m->attrs[m->nattrs], e->string,
 				      e->valuestring, strlen(e->valuestring));
 		} else {
-			const cJSON *b = cJSON_GetObjectItemCaseSensitive(
-				e, "base64");
+			const cJSON *b =
+				cJSON_GetObjectItemCaseSensitive(e, "base64");
 
 			if (!cJSON_IsObject(e) || !cJSON_IsString(b) ||
 			    cJSON_GetArraySize(e) != 1)
-				return corrupt(what,
-					       "attribute value is neither a string nor {\"base64\": ...}");
+				return corrupt(
+					what,
+					"attribute value is neither a string nor {\"base64\": ...}");
 			rc = b64_decode(b->valuestring, &val, &len);
 			if (rc == -EINVAL)
 				return corrupt(what, "bad base64 attribute");
@@ -399,13 +402,25 @@ int hmf_meta_parse(const char *text, size_t len, const char *what,
 		   struct hmf_meta *m)
 {
 	const cJSON *ver, *kind;
+	const char *end = NULL;
 	cJSON *j;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
-	j = cJSON_ParseWithLength(text, len);
+	j = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (!j)
 		return corrupt(what, "not valid JSON");
+	/*
+	 * cJSON stops after the first value; a .hmf is replaced whole, so
+	 * anything but whitespace after it means a damaged file.
+	 */
+	while (end < text + len &&
+	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+		end++;
+	if (end != text + len) {
+		rc = corrupt(what, "bytes after the JSON object");
+		goto out_free;
+	}
 	rc = -EIO;
 	if (!cJSON_IsObject(j)) {
 		rc = corrupt(what, "not a JSON object");
@@ -415,7 +430,8 @@ int hmf_meta_parse(const char *text, size_t len, const char *what,
 	kind = cJSON_GetObjectItemCaseSensitive(j, "kind");
 	if (!cJSON_IsNumber(ver) || ver->valuedouble < 1 ||
 	    floor(ver->valuedouble) != ver->valuedouble) {
-		rc = corrupt(what, "\"hmf\" version is missing or not a number");
+		rc = corrupt(what,
+			     "\"hmf\" version is missing or not a number");
 		goto out_free;
 	}
 	if (ver->valuedouble > HMF_FORMAT_VERSION) {
@@ -435,7 +451,8 @@ int hmf_meta_parse(const char *text, size_t len, const char *what,
 		m->kind = HMF_KIND_ARRAY;
 		rc = parse_array(j, what, m);
 	} else {
-		rc = corrupt(what, "\"kind\" is neither \"group\" nor \"array\"");
+		rc = corrupt(what,
+			     "\"kind\" is neither \"group\" nor \"array\"");
 	}
 	if (rc == 0) {
 		const cJSON *attrs =
@@ -478,9 +495,8 @@ static int build_json(const struct hmf_meta *m, cJSON *j)
 	size_t i;
 
 	if (!cJSON_AddNumberToObject(j, "hmf", HMF_FORMAT_VERSION) ||
-	    !cJSON_AddStringToObject(j, "kind", m->kind == HMF_KIND_ARRAY ?
-							"array" :
-							"group"))
+	    !cJSON_AddStringToObject(
+		    j, "kind", m->kind == HMF_KIND_ARRAY ? "array" : "group"))
 		return -ENOMEM;
 	if (m->kind == HMF_KIND_ARRAY) {
 		char order[2] = { m->order, '\0' };
@@ -491,7 +507,15 @@ static int build_json(const struct hmf_meta *m, cJSON *j)
 		if (!shape)
 			return -ENOMEM;
 		for (i = 0; i < (size_t)m->ndim; i++) {
-			v = cJSON_CreateNumber((double)m->shape[i]);
+			char num[24];
+
+			/*
+			 * Exact digits: cJSON's own printing of large doubles
+			 * may round (9007199254740991 became ...990).
+			 */
+			snprintf(num, sizeof(num), "%llu",
+				 (unsigned long long)m->shape[i]);
+			v = cJSON_CreateRaw(num);
 			if (!v || !cJSON_AddItemToArray(shape, v))
 				return -ENOMEM;
 		}
@@ -563,7 +587,9 @@ int meta_load_stat(int dirfd, const char *what, struct hmf_meta *m,
 	size_t len;
 	int fd, rc;
 
-	fd = openat(dirfd, HMF_META_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted as .hmf must not block the loader */
+	fd = openat(dirfd, HMF_META_FILE,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
 		if (rc == -ELOOP)
@@ -639,7 +665,8 @@ int meta_save_stat(int dirfd, const struct hmf_meta *m, bool durable,
 		goto out_free;
 	}
 	if (durable) {
-		int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int dfd =
+			openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (dfd >= 0) {
 			if (fsync(dfd) < 0)
@@ -710,7 +737,7 @@ bool hmf_meta_derive_shape(struct hmf_meta *m, uint64_t size)
 }
 
 const struct hmf_attr *hmf_meta_attr_get(const struct hmf_meta *m,
-					  const char *key)
+					 const char *key)
 {
 	size_t i;
 
@@ -730,8 +757,10 @@ int hmf_meta_attr_set(struct hmf_meta *m, const char *key, const void *val,
 	if (rc < 0)
 		return rc;
 	if (len > HMF_ATTR_VALUE_MAX)
-		return hmf_err(-E2BIG, "attribute '%s': value of %zu bytes is over 64 KiB",
-			       key, len);
+		return hmf_err(
+			-E2BIG,
+			"attribute '%s': value of %zu bytes is over 64 KiB",
+			key, len);
 	if (a && (flags & HMF_ATTR_CREATE))
 		return hmf_err(-EEXIST, "attribute '%s' exists", key);
 	if (!a && (flags & HMF_ATTR_REPLACE))
@@ -782,8 +811,9 @@ static int shape_from_json(const cJSON *j, int *ndim,
 	hmf_dtype_parse("|u1", &m.dtype);
 	rc = parse_shape(j, "shape", &m);
 	if (rc < 0)
-		return hmf_err(-EINVAL,
-			       "bad shape: want a list of at most 32 non-negative integers");
+		return hmf_err(
+			-EINVAL,
+			"bad shape: want a list of at most 32 non-negative integers");
 	*ndim = m.ndim;
 	memcpy(shape, m.shape, sizeof(m.shape[0]) * (size_t)m.ndim);
 	return 0;

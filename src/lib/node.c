@@ -24,9 +24,9 @@
 
 struct hmf_node {
 	struct hmf_root *root; /* borrowed; outlives the node */
-	int fd;                /* O_PATH fd of the node's directory */
+	int fd;		       /* O_PATH fd of the node's directory */
 	enum hmf_kind kind;    /* immutable */
-	char *what;            /* path for messages (may go stale on rename) */
+	char *what;	       /* path for messages (may go stale on rename) */
 	pthread_mutex_t lock;  /* protects meta and stamp */
 	struct hmf_meta meta;  /* cached copy of .hmf */
 	struct stat stamp;     /* .hmf's stat when meta was read */
@@ -47,6 +47,18 @@ static int readonly(const struct hmf_root *r)
 	return hmf_err(-EROFS, "%s: opened read-only", r->path);
 }
 
+/* Prefix this thread's message with @what, the node that @rc concerns. */
+static int with_what(int rc, const char *what)
+{
+	char why[1024];
+
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%s", hmf_errmsg());
+		hmf_err(rc, "%s: %s", what, why);
+	}
+	return rc;
+}
+
 static char *join_what(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;
@@ -54,7 +66,8 @@ static char *join_what(const char *dir, const char *name)
 
 	if (s)
 		snprintf(s, n, "%s%s%s", dir,
-			 dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+			 dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/",
+			 name);
 	return s;
 }
 
@@ -150,22 +163,32 @@ struct hmf_root *hmf_node_root(const struct hmf_node *n)
 int hmf_node_lookup(struct hmf_node *parent, const char *name,
 		    struct hmf_node **out)
 {
-	int fd, rc;
+	int fd, rc, tries;
 
 	if (parent->kind != HMF_KIND_GROUP)
 		return hmf_err(-ENOTDIR, "%s: is an array, not a group",
 			       parent->what);
-	rc = hmf_name_check(name);
+	rc = with_what(hmf_name_check(name), parent->what);
 	if (rc < 0)
 		return rc;
-	rc = fsu_open_dir(parent->fd, name, &fd);
-	if (rc == -ENOENT || rc == -ENOTDIR || rc == -ELOOP)
-		return hmf_err(-ENOENT, "%s/%s: no such node", parent->what,
-			       name);
-	if (rc < 0)
-		return hmf_err(rc, "%s/%s: cannot open", parent->what, name);
-	return node_new(parent->root, fd, join_what(parent->what, name), NULL,
-			NULL, out);
+	for (tries = 0;; tries++) {
+		rc = fsu_open_dir(parent->fd, name, &fd);
+		if (rc == -ENOENT || rc == -ENOTDIR || rc == -ELOOP)
+			return hmf_err(-ENOENT, "%s/%s: no such node",
+				       parent->what, name);
+		if (rc < 0)
+			return hmf_err(rc, "%s/%s: cannot open", parent->what,
+				       name);
+		rc = node_new(parent->root, fd, join_what(parent->what, name),
+			      NULL, NULL, out);
+		/*
+		 * No .hmf: not a node, or a concurrent replace of @name
+		 * emptied the directory after we opened it. Look again, so
+		 * that readers find the old node or the new one, never none.
+		 */
+		if (rc != -ENOENT || tries == 3)
+			return rc;
+	}
 }
 
 int hmf_node_open(struct hmf_root *r, const char *path, struct hmf_node **out)
@@ -175,8 +198,7 @@ int hmf_node_open(struct hmf_root *r, const char *path, struct hmf_node **out)
 	struct hmf_node *n, *child;
 	int count, i, rc;
 
-	count = hmf_path_split(path, buf, sizeof(buf), names,
-			       HMF_PATH_MAX / 2);
+	count = hmf_path_split(path, buf, sizeof(buf), names, HMF_PATH_MAX / 2);
 	if (count < 0)
 		return count;
 	rc = hmf_node_open_root(r, &n);
@@ -390,8 +412,8 @@ static int own_dir(const struct hmf_root *r, int dirfd, const char *tmp,
 	    fchmodat(dirfd, tmp, mode, 0) < 0)
 		return -errno;
 	if (needs_chown(r, owner) &&
-	    fchownat(dirfd, tmp, owner->uid, owner->gid,
-		     AT_SYMLINK_NOFOLLOW) < 0)
+	    fchownat(dirfd, tmp, owner->uid, owner->gid, AT_SYMLINK_NOFOLLOW) <
+		    0)
 		return -errno;
 	return 0;
 }
@@ -409,8 +431,8 @@ static int replace_array(struct hmf_node *parent, const char *tmp,
 			       parent->what, name);
 	if (rc < 0)
 		return rc;
-	rc = old->kind == HMF_KIND_ARRAY ? 0 :
-					   hmf_err(-EISDIR, "%s/%s: is a group",
+	rc = old->kind == HMF_KIND_ARRAY ? 0
+					 : hmf_err(-EISDIR, "%s/%s: is a group",
 						   parent->what, name);
 	hmf_node_close(old);
 	if (rc < 0)
@@ -422,9 +444,9 @@ static int replace_array(struct hmf_node *parent, const char *tmp,
 }
 
 int hmf_node_create(struct hmf_node *parent, const char *name,
-		    const struct hmf_meta *meta, const void *data,
-		    uint64_t len, const struct hmf_owner *owner,
-		    unsigned flags, struct hmf_node **out)
+		    const struct hmf_meta *meta, const void *data, uint64_t len,
+		    const struct hmf_owner *owner, unsigned flags,
+		    struct hmf_node **out)
 {
 	char tmp[HMF_TMPNAME_LEN];
 	uint64_t nbytes = 0;
@@ -436,7 +458,7 @@ int hmf_node_create(struct hmf_node *parent, const char *name,
 	if (parent->kind != HMF_KIND_GROUP)
 		return hmf_err(-ENOTDIR, "%s: is an array, not a group",
 			       parent->what);
-	rc = hmf_name_check(name);
+	rc = with_what(hmf_name_check(name), parent->what);
 	if (rc < 0)
 		return rc;
 	if (meta->kind == HMF_KIND_ARRAY) {
@@ -445,18 +467,18 @@ int hmf_node_create(struct hmf_node *parent, const char *name,
 		if (rc < 0)
 			return rc;
 		if (data && len != nbytes)
-			return hmf_err(-EINVAL,
-				       "%s/%s: %llu bytes of data for a shape of %llu bytes",
-				       parent->what, name,
-				       (unsigned long long)len,
-				       (unsigned long long)nbytes);
+			return hmf_err(
+				-EINVAL,
+				"%s/%s: %llu bytes of data for a shape of %llu bytes",
+				parent->what, name, (unsigned long long)len,
+				(unsigned long long)nbytes);
 	}
 	do {
 		fsu_tmpname(tmp);
 		rc = mkdirat(parent->fd, tmp,
 			     owner ? initial_dir_mode(parent->root, meta->kind,
-						      owner) :
-				     0777);
+						      owner)
+				   : 0777);
 	} while (rc < 0 && errno == EEXIST);
 	if (rc < 0)
 		return hmf_err(-errno, "%s: cannot create a node: %s",
@@ -472,7 +494,8 @@ int hmf_node_create(struct hmf_node *parent, const char *name,
 			strerrordesc_np(-rc));
 		goto out_close;
 	}
-	if (renameat2(parent->fd, tmp, parent->fd, name, RENAME_NOREPLACE) < 0) {
+	if (renameat2(parent->fd, tmp, parent->fd, name, RENAME_NOREPLACE) <
+	    0) {
 		rc = -errno;
 		if (rc == -EEXIST && (flags & HMF_CREATE_REPLACE) &&
 		    meta->kind == HMF_KIND_ARRAY) {
@@ -519,12 +542,17 @@ static int classify(int dirfd, const char *name, enum hmf_kind *kind);
 /* Remove hidden array @tmp of @dirfd: its known entries, then itself. */
 static void drop_array(int dirfd, const char *tmp, const char *what)
 {
-	char sub[HMF_TMPNAME_LEN + 8];
+	int fd;
 
-	snprintf(sub, sizeof(sub), "%s/" HMF_DATA_FILE, tmp);
-	unlinkat(dirfd, sub, 0);
-	snprintf(sub, sizeof(sub), "%s/" HMF_META_FILE, tmp);
-	unlinkat(dirfd, sub, 0);
+	/*
+	 * Through a descriptor opened without following: @tmp may have been
+	 * swapped for a symlink, and "tmp/data" would then resolve outside.
+	 */
+	if (fsu_open_dir(dirfd, tmp, &fd) == 0) {
+		unlinkat(fd, HMF_DATA_FILE, 0);
+		unlinkat(fd, HMF_META_FILE, 0);
+		close(fd);
+	}
 	if (unlinkat(dirfd, tmp, AT_REMOVEDIR) < 0)
 		drop_tmp(dirfd, tmp, what); /* strays inside */
 }
@@ -541,11 +569,11 @@ static int hide(int dirfd, const char *name, char tmp[HMF_TMPNAME_LEN])
 	return rc < 0 ? -errno : 0;
 }
 
-int hmf_node_remove(struct hmf_node *parent, const char *name,
-		    unsigned flags)
+int hmf_node_remove(struct hmf_node *parent, const char *name, unsigned flags)
 {
 	char tmp[HMF_TMPNAME_LEN];
 	enum hmf_kind kind;
+	struct stat st;
 	int fd, rc;
 
 	if (parent->root->flags & HMF_ROOT_RDONLY)
@@ -553,11 +581,16 @@ int hmf_node_remove(struct hmf_node *parent, const char *name,
 	if (parent->kind != HMF_KIND_GROUP)
 		return hmf_err(-ENOTDIR, "%s: is an array, not a group",
 			       parent->what);
-	rc = hmf_name_check(name);
+	rc = with_what(hmf_name_check(name), parent->what);
 	if (rc < 0)
 		return rc;
-	/* by the entries alone: a node with corrupt metadata can go too */
-	if (classify(parent->fd, name, &kind) < 0)
+	/*
+	 * By the entries alone: a node with corrupt metadata can go too. But
+	 * classify() looks through @name, so a symlink planted in ROOT must
+	 * be refused first: it is no node, and what it points to is not ours.
+	 */
+	if (fstatat(parent->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(st.st_mode) || classify(parent->fd, name, &kind) < 0)
 		return hmf_err(-ENOENT, "%s/%s: no such node", parent->what,
 			       name);
 	if ((flags & HMF_RM_GROUP) && kind != HMF_KIND_GROUP)
@@ -609,9 +642,10 @@ int hmf_node_rename(struct hmf_node *parent, const char *name,
 
 	if (parent->root->flags & HMF_ROOT_RDONLY)
 		return readonly(parent->root);
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+	if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
+	    ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)))
 		return hmf_err(-EINVAL, "unsupported rename flags %#x", flags);
-	rc = hmf_name_check(newname);
+	rc = with_what(hmf_name_check(newname), newparent->what);
 	if (rc < 0)
 		return rc;
 	if (newparent->kind != HMF_KIND_GROUP)
@@ -621,9 +655,8 @@ int hmf_node_rename(struct hmf_node *parent, const char *name,
 		return rc;
 	if (flags & RENAME_EXCHANGE) {
 		rc = hmf_node_lookup(newparent, newname, &dst);
-		if (rc == 0 &&
-		    renameat2(parent->fd, name, newparent->fd, newname,
-			      RENAME_EXCHANGE) < 0)
+		if (rc == 0 && renameat2(parent->fd, name, newparent->fd,
+					 newname, RENAME_EXCHANGE) < 0)
 			rc = hmf_err(-errno, "%s: cannot exchange with %s/%s",
 				     src->what, newparent->what, newname);
 		goto out_close;
@@ -719,9 +752,8 @@ static int list_dir(int dirfd, struct hmf_dirent **ents, size_t *count)
 		return rc;
 	}
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' &&
-		    (hmf_name_is_reserved(e->d_name) ||
-		     hmf_name_check(e->d_name) < 0))
+		if (e->d_name[0] == '.' && (hmf_name_is_reserved(e->d_name) ||
+					    hmf_name_check(e->d_name) < 0))
 			continue;
 		if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)
 			continue;
@@ -755,8 +787,7 @@ static int list_dir(int dirfd, struct hmf_dirent **ents, size_t *count)
 	return 0;
 }
 
-int hmf_node_list(struct hmf_node *n, struct hmf_dirent **ents,
-		  size_t *count)
+int hmf_node_list(struct hmf_node *n, struct hmf_dirent **ents, size_t *count)
 {
 	if (n->kind != HMF_KIND_GROUP)
 		return hmf_err(-ENOTDIR, "%s: is an array", n->what);
@@ -800,6 +831,7 @@ int hmf_node_attr_get(struct hmf_node *n, const char *key, void **val,
 }
 
 struct attr_set_args {
+	const char *what; /* the node, for messages */
 	const char *key;
 	const void *val;
 	size_t len;
@@ -810,25 +842,30 @@ static int apply_attr_set(struct hmf_meta *m, void *arg)
 {
 	struct attr_set_args *a = arg;
 
-	return hmf_meta_attr_set(m, a->key, a->val, a->len, a->flags);
+	return with_what(hmf_meta_attr_set(m, a->key, a->val, a->len, a->flags),
+			 a->what);
 }
 
 static int apply_attr_remove(struct hmf_meta *m, void *arg)
 {
-	return hmf_meta_attr_remove(m, arg);
+	struct attr_set_args *a = arg;
+
+	return with_what(hmf_meta_attr_remove(m, a->key), a->what);
 }
 
 int hmf_node_attr_set(struct hmf_node *n, const char *key, const void *val,
 		      size_t len, int flags)
 {
-	struct attr_set_args a = { key, val, len, flags };
+	struct attr_set_args a = { n->what, key, val, len, flags };
 
 	return hmf_node_update(n, apply_attr_set, &a);
 }
 
 int hmf_node_attr_remove(struct hmf_node *n, const char *key)
 {
-	return hmf_node_update(n, apply_attr_remove, (void *)key);
+	struct attr_set_args a = { n->what, key, NULL, 0, 0 };
+
+	return hmf_node_update(n, apply_attr_remove, &a);
 }
 
 int hmf_node_attr_list(struct hmf_node *n, char **keys, size_t *len)
@@ -875,7 +912,7 @@ int hmf_node_chmod(struct hmf_node *n, mode_t mode)
 	if (n->root->flags & HMF_ROOT_RDONLY)
 		return readonly(n->root);
 	if (n->kind == HMF_KIND_ARRAY)
-		rc = fchmodat(n->fd, HMF_DATA_FILE, mode, 0);
+		rc = fchmodat(n->fd, HMF_DATA_FILE, mode, AT_SYMLINK_NOFOLLOW);
 	else {
 		proc_path(n->fd, p);
 		rc = chmod(p, mode);
@@ -915,7 +952,10 @@ int hmf_node_utimens(struct hmf_node *n, const struct timespec ts[2])
 
 static int fsync_at(int dirfd, const char *name, bool datasync)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc;
+	/* O_NONBLOCK: a FIFO planted in ROOT must not block the caller */
+	int fd = openat(dirfd, name,
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC),
+	    rc;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
@@ -939,18 +979,36 @@ int hmf_node_fsync(struct hmf_node *n, bool datasync)
 
 int hmf_node_data_open(struct hmf_node *n, int flags, int *fd)
 {
-	int f;
+	struct stat st;
+	int f, rc;
 
 	if (n->kind != HMF_KIND_ARRAY)
 		return hmf_err(-EISDIR, "%s: is a group", n->what);
 	if ((flags & O_ACCMODE) != O_RDONLY &&
 	    (n->root->flags & HMF_ROOT_RDONLY))
 		return readonly(n->root);
+	/* O_NONBLOCK: opening a FIFO planted as data must not block */
 	f = openat(n->fd, HMF_DATA_FILE,
 		   (flags & ~(O_CREAT | O_EXCL | O_DIRECTORY)) | O_NOFOLLOW |
-			   O_CLOEXEC);
-	if (f < 0)
-		return hmf_err(-errno, "%s: cannot open data", n->what);
+			   O_NONBLOCK | O_CLOEXEC);
+	if (f < 0) {
+		rc = -errno;
+		/* a symlink, or a FIFO without a reader */
+		if (rc == -ELOOP || rc == -ENXIO)
+			return hmf_err(-EIO, "%s: data is not a regular file",
+				       n->what);
+		return hmf_err(rc, "%s: cannot open data", n->what);
+	}
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
+		return hmf_err(-EIO, "%s: data is not a regular file", n->what);
+	}
+	if (!(flags & O_NONBLOCK) &&
+	    fcntl(f, F_SETFL, fcntl(f, F_GETFL) & ~O_NONBLOCK) < 0) {
+		rc = -errno;
+		close(f);
+		return rc;
+	}
 	*fd = f;
 	return 0;
 }

@@ -32,9 +32,10 @@ int hmf_name_check(const char *name)
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return hmf_err(-EINVAL, "name '%s' is not allowed", name);
 	if (hmf_name_is_reserved(name))
-		return hmf_err(-EINVAL,
-			       "name '%s' is reserved (names starting with '.hmf' are HMF's own)",
-			       name);
+		return hmf_err(
+			-EINVAL,
+			"name '%s' is reserved (names starting with '.hmf' are HMF's own)",
+			name);
 	return 0;
 }
 

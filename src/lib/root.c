@@ -119,9 +119,10 @@ static int prepare(int fd, const char *path, unsigned flags)
 	is_root = fstatat(fd, HMF_META_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	if (!(flags & (HMF_ROOT_CREATE | HMF_ROOT_TRUNCATE))) {
 		if (!is_root)
-			return hmf_err(-EINVAL,
-				       "%s: not an HMF root (no .hmf); create one with mode \"w+\"/\"a\" or -o create",
-				       path);
+			return hmf_err(
+				-EINVAL,
+				"%s: not an HMF root (no .hmf); create one with mode \"w+\"/\"a\" or -o create",
+				path);
 		return 0;
 	}
 	if (is_root && !(flags & HMF_ROOT_TRUNCATE))
@@ -130,9 +131,10 @@ static int prepare(int fd, const char *path, unsigned flags)
 	if (empty < 0)
 		return hmf_err(empty, "%s: cannot read directory", path);
 	if (!is_root && !empty)
-		return hmf_err(-ENOTEMPTY,
-			       "%s: not an HMF root and not empty; refusing to use or erase it",
-			       path);
+		return hmf_err(
+			-ENOTEMPTY,
+			"%s: not an HMF root and not empty; refusing to use or erase it",
+			path);
 	if (is_root && (flags & HMF_ROOT_TRUNCATE)) {
 		rc = erase_all(fd);
 		if (rc < 0)
@@ -202,9 +204,10 @@ int hmf_open(const char *path, const char *mode, struct hmf_root **out)
 	else if (strcmp(mode, "a") == 0)
 		flags = HMF_ROOT_CREATE;
 	else
-		return hmf_err(-EINVAL,
-			       "bad mode '%s' (use \"r\", \"r+\", \"w+\" or \"a\")",
-			       mode);
+		return hmf_err(
+			-EINVAL,
+			"bad mode '%s' (use \"r\", \"r+\", \"w+\" or \"a\")",
+			mode);
 	return hmf_root_open(path, flags, out);
 }
 
@@ -417,24 +420,19 @@ int hmf_set_array(struct hmf_root *r, const char *path, const char *dtype,
 	return rc;
 }
 
-int hmf_get_array(struct hmf_root *r, const char *path, int flags,
-		  struct hmf_view *v)
+/* Map array @n (opened at @path) into @v. */
+static int map_array(struct hmf_node *n, const char *path, int flags,
+		     struct hmf_view *v)
 {
-	struct hmf_node *n;
 	struct hmf_meta m;
 	struct stat st;
 	void *p = NULL;
 	int fd, rc, prot = PROT_READ;
 
-	if ((flags & HMF_VIEW_RDWR) && (r->flags & HMF_ROOT_RDONLY))
-		return hmf_err(-EROFS, "%s: opened read-only", r->path);
-	rc = hmf_node_open(r, path, &n);
-	if (rc < 0)
-		return rc;
 	rc = hmf_node_data_open(n, (flags & HMF_VIEW_RDWR) ? O_RDWR : O_RDONLY,
 				&fd);
 	if (rc < 0)
-		goto out_node;
+		return rc;
 	rc = hmf_node_meta(n, &m);
 	if (rc < 0)
 		goto out_fd;
@@ -467,7 +465,60 @@ out_meta:
 	hmf_meta_fini(&m);
 out_fd:
 	close(fd);
-out_node:
+	return rc;
+}
+
+/*
+ * After a failure on node @n of @path: 1 if @path now names another
+ * directory (then in *@again), 0 if not (the message of the failure kept),
+ * or the -errno of looking @path up again.
+ */
+static int replaced(struct hmf_root *r, const char *path, struct hmf_node *n,
+		    struct hmf_node **again)
+{
+	struct stat a, b;
+	char why[1024];
+	int rc;
+
+	snprintf(why, sizeof(why), "%s", hmf_errmsg());
+	rc = hmf_node_open(r, path, again);
+	if (rc < 0)
+		return rc;
+	if (fstat(hmf_node_fd(n), &a) == 0 &&
+	    fstat(hmf_node_fd(*again), &b) == 0 &&
+	    (a.st_ino != b.st_ino || a.st_dev != b.st_dev))
+		return 1;
+	hmf_node_close(*again);
+	hmf_err(-EIO, "%s", why);
+	return 0;
+}
+
+int hmf_get_array(struct hmf_root *r, const char *path, int flags,
+		  struct hmf_view *v)
+{
+	struct hmf_node *n, *again;
+	int rc, r2;
+
+	if ((flags & HMF_VIEW_RDWR) && (r->flags & HMF_ROOT_RDONLY))
+		return hmf_err(-EROFS, "%s: opened read-only", r->path);
+	rc = hmf_node_open(r, path, &n);
+	if (rc < 0)
+		return rc;
+	while ((rc = map_array(n, path, flags, v)) < 0) {
+		/*
+		 * Replacing @path empties the directory we opened; readers
+		 * see the old array or the new one, never neither: retry
+		 * while @path names another directory (each retry means a
+		 * writer completed a replace, so this cannot spin idly).
+		 */
+		r2 = replaced(r, path, n, &again);
+		if (r2 <= 0) {
+			rc = r2 < 0 ? r2 : rc;
+			break;
+		}
+		hmf_node_close(n);
+		n = again;
+	}
 	hmf_node_close(n);
 	return rc;
 }
@@ -537,7 +588,8 @@ int hmf_remove(struct hmf_root *r, const char *path)
 	int rc;
 
 	rc = open_parent(r, path, false, buf, sizeof(buf), &parent, &name);
-	if (rc == -EINVAL && path[0] == '/' && strspn(path, "/") == strlen(path))
+	if (rc == -EINVAL && path[0] == '/' &&
+	    strspn(path, "/") == strlen(path))
 		return hmf_err(-EBUSY, "cannot remove the root group");
 	if (rc < 0)
 		return rc;

@@ -9,7 +9,7 @@
 
 /* Every field is immutable after hmf_root_open(). */
 struct hmf_root {
-	int fd;     /* O_PATH descriptor of ROOT */
+	int fd;	    /* O_PATH descriptor of ROOT */
 	char *path; /* as given to hmf_root_open */
 	unsigned flags;
 	mode_t umask; /* the process's, read at open: skips needless chmods */
