@@ -11,6 +11,7 @@
 #include "hmf/layout.h"
 #include "hmf/meta.h"
 #include "hmf/node.h"
+#include "hmf/npy.h"
 #include "hmf/path.h"
 #include "hmf/root.h"
 
