@@ -106,6 +106,20 @@ int hmf_node_create(struct hmf_node *parent, const char *name,
 		    struct hmf_node **out);
 
 /*
+ * hmf_node_create() for an array whose contents come from file @fd: the
+ * shape's bytes starting at offset @off (copy_file_range, else pread), so
+ * a large array is never held in memory, and copied before the node
+ * appears, so readers never see it half-filled. @fd's file position is
+ * not used. Returns hmf_node_create()'s errors, -EINVAL (@meta is not an
+ * array, or the file ends before the shape's bytes; with a message), -EIO
+ * or another -errno of reading @fd.
+ */
+int hmf_node_create_fd(struct hmf_node *parent, const char *name,
+		       const struct hmf_meta *meta, int fd, uint64_t off,
+		       const struct hmf_owner *owner, unsigned flags,
+		       struct hmf_node **out);
+
+/*
  * Remove child @name of @parent. @flags: HMF_RM_GROUP (must be a group,
  * else -ENOTDIR; like rmdir), HMF_RM_ARRAY (must be an array, else
  * -EISDIR; like unlink), HMF_RM_RECURSIVE (a group with children too;

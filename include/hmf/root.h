@@ -65,6 +65,20 @@ int hmf_root_clean(struct hmf_root *r, unsigned min_age, size_t *removed);
 int hmf_root_clean_stoppable(struct hmf_root *r, unsigned min_age,
 			     const atomic_int *stop, size_t *removed);
 
+#define HMF_STAGE_NAME_LEN 32
+
+/*
+ * A fresh private group under ROOT/.hmf.d/staging/ for building nodes out
+ * of sight (ingest): *@out is its node (close it with hmf_node_close) and
+ * @name its name for hmf_root_unstage(). Children built in it are
+ * published with hmf_node_rename() (same filesystem: one rename each).
+ */
+int hmf_root_stage(struct hmf_root *r, struct hmf_node **out,
+		   char name[HMF_STAGE_NAME_LEN]);
+
+/* Remove staging group @name and everything left in it. */
+int hmf_root_unstage(struct hmf_root *r, const char *name);
+
 /* Create group @path and missing parents; an existing group is fine. */
 int hmf_set_group(struct hmf_root *r, const char *path);
 

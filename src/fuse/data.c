@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,6 +19,27 @@
 
 /* Map at least 64 MiB at a time so that appends rarely remap. */
 #define MAP_STEP (64ul << 20)
+
+/*
+ * The node of @in was replaced by a rename through this mount after the
+ * kernel looked it up: open the data kept for that case
+ * (fs_inode_preserve), as a local filesystem opens the replaced inode.
+ */
+static int reopen_preserved(struct fs_inode *in, int acc, int *fd)
+{
+	char path[64];
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&in->lock);
+	if (in->datafd >= 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", in->datafd);
+		*fd = open(path,
+			   (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		rc = *fd < 0 ? -errno : 0;
+	}
+	pthread_mutex_unlock(&in->lock);
+	return rc;
+}
 
 int fs_file_open(struct fs_daemon *d, struct fs_inode *in, int flags,
 		 struct fuse_file_info *fi)
@@ -39,6 +61,8 @@ int fs_file_open(struct fs_daemon *d, struct fs_inode *in, int flags,
 	rc = hmf_node_data_open(
 		in->node, (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_NONBLOCK,
 		&f->fd);
+	if (rc == -ENOENT || rc == -EIO)
+		rc = reopen_preserved(in, acc, &f->fd);
 	if (rc < 0) {
 		free(f);
 		return rc;
@@ -100,7 +124,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * A reference to a mapping of @in's data that covers @end bytes, or NULL
  * (then *rc says why).
  */
-static struct fs_map *map_get(struct fs_inode *in, uint64_t end, int *rc)
+static struct fs_map *map_get(struct fs_inode *in, int fd, uint64_t end,
+			      int *rc)
 {
 	struct fs_map *m, *old = NULL;
 	size_t len;
@@ -109,15 +134,15 @@ static struct fs_map *map_get(struct fs_inode *in, uint64_t end, int *rc)
 	m = in->map;
 	if (!m || m->len < end) {
 		*rc = 0;
-		if (in->datafd < 0)
-			*rc = hmf_node_data_open(
-				in->node, O_RDONLY | O_NONBLOCK, &in->datafd);
 		len = (end + MAP_STEP - 1) / MAP_STEP * MAP_STEP;
-		m = *rc == 0 ? calloc(1, sizeof(*m)) : NULL;
+		m = calloc(1, sizeof(*m));
 		if (m) {
-			/* beyond EOF stays unmapped in effect: reads clamp */
-			m->addr = mmap(NULL, len, PROT_READ, MAP_SHARED,
-				       in->datafd, 0);
+			/*
+			 * Mapped through the reader's own handle: that works
+			 * for an unlinked array too. Beyond EOF stays unused
+			 * (reads are clamped to the size).
+			 */
+			m->addr = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 			if (m->addr == MAP_FAILED) {
 				*rc = -errno;
 				free(m);
@@ -169,7 +194,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 		return;
 	}
-	m = map_get(fs_inode_get(d, ino), (uint64_t)off + size, &rc);
+	m = map_get(fs_inode_get(d, ino), f->fd, (uint64_t)off + size, &rc);
 	if (!m) {
 		fuse_reply_err(req, -rc);
 		return;

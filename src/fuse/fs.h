@@ -64,8 +64,9 @@ struct fs_inode {
 	struct fs_inode *lru_prev, *lru_next; /* fs_daemon.lock */
 	struct fs_inode *all_prev, *all_next; /* fs_daemon.lock */
 	pthread_mutex_t lock;		      /* protects the fields below */
-	int datafd;	    /* RDWR/RDONLY fd of data for reads, or -1 */
-	struct fs_map *map; /* current mapping, or NULL */
+	int datafd; /* data of a node replaced by rename while the kernel
+		       still held it (fs_inode_preserve), or -1 */
+	struct fs_map *map;	      /* current mapping, or NULL */
 	struct timespec cached_mtime; /* data mtime/size at the last open, */
 	off_t cached_size;	      /* for keep_cache */
 	unsigned opens;
@@ -102,6 +103,16 @@ struct fs_daemon {
 	size_t nlogged;
 	/* statistics, for /.hmf/stats */
 	atomic_uint_fast64_t ops, bytes_read, bytes_written;
+	/* ingest jobs (ctl.c) */
+	pthread_mutex_t jobs_lock; /* protects jobs, njobs, next_job_id and
+				      every job's state, rc, msg, waiters */
+	struct fs_job *jobs;	   /* newest first */
+	size_t njobs;
+	uint64_t next_job_id;
+	size_t running_jobs;	  /* protected by jobs_lock */
+	pthread_cond_t jobs_cond; /* with jobs_lock: a job ended */
+	atomic_int stop_jobs;	  /* set at unmount: jobs stop */
+	struct timespec started;  /* mount time: the control files' times */
 };
 
 /* An open array (fi->fh). */
@@ -134,12 +145,34 @@ void fs_evictor_stop(struct fs_daemon *d);
 /* After EMFILE: wait (briefly) until the evictor freed some inodes. */
 void fs_inodes_wait_room(struct fs_daemon *d);
 void fs_inode_forget(struct fs_daemon *d, struct fs_inode *in, uint64_t n);
+/*
+ * Before array @name of directory @dirfd is unlinked or replaced by a
+ * rename: if the kernel holds its inode, keep its data open, so that the
+ * inode can still be stat'ed, read and opened afterwards (as on a local
+ * filesystem).
+ */
+void fs_inode_preserve(struct fs_daemon *d, int dirfd, const char *name);
 /* Drop the node from the name table (it was removed or replaced). */
 void fs_inode_unhash(struct fs_daemon *d, struct fs_inode *in);
 void fs_map_put(struct fs_map *m);
 
 /* ops.c */
 extern const struct fuse_lowlevel_ops fs_ops;
+
+/* ctl.c: the control directory /.hmf, in front of fs_ops */
+extern const struct fuse_lowlevel_ops fs_mount_ops;
+#define FS_CTL_NAME ".hmf"
+#define FS_CTL_ROOT ((fuse_ino_t)2)
+#define FS_CTL_INGEST ((fuse_ino_t)3)
+#define FS_CTL_JOBS ((fuse_ino_t)4)
+#define FS_CTL_STATS ((fuse_ino_t)5)
+#define FS_CTL_VERSION ((fuse_ino_t)6)
+#define FS_CTL_JOB_BASE ((fuse_ino_t)0x1000)
+#define FS_CTL_JOB_MAX ((fuse_ino_t)0xfffff)
+bool fs_ctl_ino(fuse_ino_t ino);
+void fs_ctl_stat(struct fs_daemon *d, fuse_ino_t ino, struct stat *st);
+/* Stop the running jobs and wait for them (at unmount). */
+void fs_jobs_stop(struct fs_daemon *d);
 int fs_stat(struct fs_daemon *d, struct fs_inode *in, struct stat *st);
 /* Log a node error once per path (corrupt metadata). */
 void fs_report(struct fs_daemon *d, int rc);

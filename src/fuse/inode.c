@@ -12,6 +12,8 @@
  * walk over a large tree.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -333,6 +335,44 @@ out_reply:
 	return 0;
 }
 
+void fs_inode_preserve(struct fs_daemon *d, int dirfd, const char *name)
+{
+	struct fs_inode *in, *dead = NULL;
+	char sub[HMF_NAME_MAX + 8];
+	struct stat st;
+	int fd;
+
+	snprintf(sub, sizeof(sub), "%s/" HMF_DATA_FILE, name);
+	if (fstatat(dirfd, sub, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return; /* not an array: nothing a reader could open */
+	pthread_mutex_lock(&d->lock);
+	for (in = d->buckets[bucket_of(d, st.st_dev, st.st_ino)]; in;
+	     in = in->next)
+		if (in->ino == st.st_ino && in->dev == st.st_dev)
+			break;
+	if (!in || in->datafd >= 0) {
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	in->kids++; /* pinned while we open without the lock */
+	pthread_mutex_unlock(&d->lock);
+	fd = openat(dirfd, sub, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	pthread_mutex_lock(&in->lock);
+	if (fd >= 0 && in->datafd < 0) {
+		in->datafd = fd;
+		fd = -1;
+	}
+	pthread_mutex_unlock(&in->lock);
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_lock(&d->lock);
+	in->kids--;
+	release_locked(d, in, &dead);
+	pthread_mutex_unlock(&d->lock);
+	free_dead(dead);
+}
+
 void fs_inode_unhash(struct fs_daemon *d, struct fs_inode *in)
 {
 	if (in == &d->root_inode)
@@ -379,7 +419,7 @@ static size_t pick_victims(struct fs_daemon *d, struct victim *v, size_t max)
 		 * Open files stay (read without in->lock: a wrong guess only
 		 * drops a cached entry that the kernel then looks up again).
 		 */
-		if (!in->name || in->opens > 0 || in->datafd >= 0)
+		if (!in->name || in->opens > 0)
 			continue;
 		v[n].parent = in->parent;
 		v[n].name = strdup(in->name);

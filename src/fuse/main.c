@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -299,6 +300,9 @@ int main(int argc, char **argv)
 	    fuse_opt_add_arg(&args, "-osubtype=hmf") != 0)
 		goto out_close;
 	pthread_mutex_init(&d->log_lock, NULL);
+	pthread_mutex_init(&d->jobs_lock, NULL);
+	pthread_cond_init(&d->jobs_cond, NULL);
+	clock_gettime(CLOCK_REALTIME, &d->started);
 	d->is_root = geteuid() == 0;
 	rc = run(d, &args, &cmd);
 	fs_inodes_fini(d);

@@ -58,11 +58,43 @@ int fs_stat(struct fs_daemon *d, struct fs_inode *in, struct stat *st)
 
 	(void)d;
 	rc = hmf_node_stat(in->node, st);
+	if (rc == -ENOENT || rc == -EIO) {
+		/* removed or replaced through this mount: as on a local
+		 * filesystem, the inode itself is still there */
+		pthread_mutex_lock(&in->lock);
+		if (in->datafd >= 0)
+			rc = fstat(in->datafd, st) < 0 ? -errno : 0;
+		pthread_mutex_unlock(&in->lock);
+	}
 	/* cp and friends size their buffers by st_blksize: one request
 	 * of the largest size FUSE carries instead of eight */
 	if (rc == 0 && S_ISREG(st->st_mode))
 		st->st_blksize = FS_IO_SIZE;
 	return rc;
+}
+
+/* The control directory's inodes (ctl.c) are static; their attributes: */
+bool fs_ctl_ino(fuse_ino_t ino)
+{
+	return ino >= FS_CTL_ROOT && ino <= FS_CTL_JOB_BASE + FS_CTL_JOB_MAX;
+}
+
+void fs_ctl_stat(struct fs_daemon *d, fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_nlink = 1;
+	if (ino == FS_CTL_ROOT || ino == FS_CTL_JOBS) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+	} else if (ino == FS_CTL_INGEST) {
+		/* anyone may ask; sources are opened with their rights */
+		st->st_mode = S_IFREG | 0666;
+	} else {
+		st->st_mode = S_IFREG | 0444;
+	}
+	st->st_atim = st->st_mtim = st->st_ctim = d->started;
+	st->st_blksize = 4096;
 }
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
@@ -320,6 +352,9 @@ static void remove_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct hmf_node *p = fs_inode_get(d, parent)->node;
 	int rc;
 
+	/* an unlinked array stays usable through the inode the kernel has */
+	if (flags & HMF_RM_ARRAY)
+		fs_inode_preserve(d, hmf_node_fd(p), name);
 	rc = hmf_node_remove(p, name, flags);
 	if (rc == 0 && d->opt.sync)
 		hmf_node_fsync(p, false);
@@ -350,6 +385,10 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	if (flags == 0)
+		fs_inode_preserve(d,
+				  hmf_node_fd(fs_inode_get(d, newparent)->node),
+				  newname);
 	rc = hmf_node_rename(fs_inode_get(d, parent)->node, name,
 			     fs_inode_get(d, newparent)->node, newname, flags);
 	if (rc == 0 && d->opt.sync) {
@@ -405,15 +444,26 @@ static void read_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	for (i = off; i < (off_t)dir->count + 2; i++) {
-		const char *name = i == 0 ? "." : i == 1 ? ".." : NULL;
+	/* -o ctldir=visible lists /.hmf right after ".." */
+	off_t ctl = ino == FUSE_ROOT_ID && d->opt.ctldir_visible ? 1 : 0;
+
+	for (i = off; i < (off_t)dir->count + 2 + ctl; i++) {
+		const char *name = i == 0	   ? "."
+				   : i == 1	   ? ".."
+				   : ctl && i == 2 ? FS_CTL_NAME
+						   : NULL;
 
 		memset(&e, 0, sizeof(e));
-		if (name) {
+		if (ctl && i == 2) {
+			/* a static inode: its lookups need no accounting */
+			fs_ctl_stat(d, FS_CTL_ROOT, &e.attr);
+			e.ino = FS_CTL_ROOT;
+			e.attr_timeout = e.entry_timeout = d->opt.timeout;
+		} else if (name) {
 			e.attr.st_mode = S_IFDIR;
 			e.attr.st_ino = i == 0 ? ino : FUSE_ROOT_ID;
 		} else {
-			struct hmf_dirent *de = &dir->ents[i - 2];
+			struct hmf_dirent *de = &dir->ents[i - 2 - ctl];
 
 			name = de->name;
 			e.attr.st_ino = de->ino;
@@ -425,9 +475,18 @@ static void read_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				if (rc == 0)
 					rc = fs_inode_enter(d, ino, name, n,
 							    &e);
+				if (rc == -ENOENT)
+					continue; /* vanished meanwhile */
+				/* corrupt: listed without attributes, so
+				 * that ls shows it and rm can remove it */
 				if (rc < 0) {
 					fs_report(d, rc);
-					continue; /* vanished or corrupt */
+					memset(&e, 0, sizeof(e));
+					e.attr.st_ino = de->ino;
+					e.attr.st_mode =
+						de->kind == HMF_KIND_GROUP
+							? S_IFDIR
+							: S_IFREG;
 				}
 			}
 		}
@@ -438,7 +497,7 @@ static void read_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			len = fuse_add_direntry(req, buf + used, size - used,
 						name, &e.attr, i + 1);
 		if (len > size - used) {
-			if (plus && e.ino)
+			if (plus && e.ino && !fs_ctl_ino(e.ino))
 				fs_inode_forget(d, fs_inode_get(d, e.ino), 1);
 			break;
 		}

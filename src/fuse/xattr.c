@@ -147,6 +147,9 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		rc = hmf_layout_parse(part, value, size, &l);
 		if (rc == 0)
 			rc = hmf_node_set_layout(in->node, &l);
+		/* the size may have changed: the kernel must ask again */
+		if (rc == 0)
+			fuse_lowlevel_notify_inval_inode(d->se, ino, 0, 0);
 		if (rc == -EINVAL)
 			hmf_log(HMF_LOG_INFO, "setxattr %s: %s", name,
 				hmf_errmsg());

@@ -20,6 +20,7 @@
 #include "hmf/path.h"
 #include "hmf/root.h"
 #include "meta_i.h"
+#include "node_i.h"
 #include "root_i.h"
 
 struct hmf_node {
@@ -191,6 +192,17 @@ int hmf_node_lookup(struct hmf_node *parent, const char *name,
 	}
 }
 
+int node_open_at(struct hmf_root *r, int dirfd, const char *name,
+		 const char *what, struct hmf_node **out)
+{
+	int fd, rc;
+
+	rc = fsu_open_dir(dirfd, name, &fd);
+	if (rc < 0)
+		return hmf_err(rc, "%s: cannot open", what);
+	return node_new(r, fd, strdup(what), NULL, NULL, out);
+}
+
 int hmf_node_open(struct hmf_root *r, const char *path, struct hmf_node **out)
 {
 	const char *names[HMF_PATH_MAX / 2];
@@ -353,13 +365,61 @@ static bool needs_chown(const struct hmf_root *r, const struct hmf_owner *o)
 }
 
 /*
- * Fill the fresh temporary directory @tfd with @meta and @data; @st gets
- * the stat of the new .hmf.
+ * Copy @len bytes of @src from offset @off to the start of the new file
+ * @dst: in the kernel when it can (copy_file_range), else through a
+ * buffer. -ENODATA when @src ends first.
+ */
+static int copy_in(int dst, int src, uint64_t off, uint64_t len)
+{
+	size_t chunk = 1u << 20;
+	off_t in = (off_t)off, out = 0;
+	char *buf = NULL;
+	ssize_t n;
+	int rc = 0;
+
+	while (len > 0) {
+		n = copy_file_range(src, &in, dst, &out,
+				    len < (1u << 30) ? (size_t)len : 1u << 30,
+				    0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EXDEV && errno != EINVAL &&
+		    errno != ENOSYS && errno != EOPNOTSUPP)
+			return -errno;
+		if (n < 0)
+			break; /* not between these files: copy by hand */
+		if (n == 0)
+			return -ENODATA;
+		len -= (uint64_t)n;
+	}
+	if (len > 0 && !(buf = malloc(chunk)))
+		return -ENOMEM;
+	while (len > 0 && rc == 0) {
+		n = pread(src, buf, len < chunk ? (size_t)len : chunk, in);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -ENODATA;
+			break;
+		}
+		rc = fsu_pwrite_all(dst, buf, (size_t)n, (uint64_t)out);
+		in += n;
+		out += n;
+		len -= (uint64_t)n;
+	}
+	free(buf);
+	return rc;
+}
+
+/*
+ * Fill the fresh temporary directory @tfd with @meta and its @len bytes of
+ * data: from @data, else from @srcfd at @srcoff (when >= 0), else zeros.
+ * @st gets the stat of the new .hmf.
  */
 static int fill_node(const struct hmf_root *r, int tfd,
-		     const struct hmf_meta *meta, const void *data,
-		     uint64_t len, const struct hmf_owner *owner,
-		     struct stat *st)
+		     const struct hmf_meta *meta, const void *data, int srcfd,
+		     uint64_t srcoff, uint64_t len,
+		     const struct hmf_owner *owner, struct stat *st)
 {
 	mode_t mode = owner ? owner->mode : 0666;
 	int fd, rc = 0;
@@ -371,6 +431,8 @@ static int fill_node(const struct hmf_root *r, int tfd,
 			return -errno;
 		if (data)
 			rc = fsu_pwrite_all(fd, data, len, 0);
+		else if (srcfd >= 0)
+			rc = copy_in(fd, srcfd, srcoff, len);
 		else if (len && ftruncate(fd, (off_t)len) < 0)
 			rc = -errno;
 		if (rc == 0 && owner && !umask_keeps(r, mode) &&
@@ -443,10 +505,12 @@ static int replace_array(struct hmf_node *parent, const char *tmp,
 	return 0;
 }
 
-int hmf_node_create(struct hmf_node *parent, const char *name,
-		    const struct hmf_meta *meta, const void *data, uint64_t len,
-		    const struct hmf_owner *owner, unsigned flags,
-		    struct hmf_node **out)
+/* hmf_node_create(), the array's bytes from @data or @srcfd at @srcoff. */
+static int create_node(struct hmf_node *parent, const char *name,
+		       const struct hmf_meta *meta, const void *data,
+		       uint64_t len, int srcfd, uint64_t srcoff,
+		       const struct hmf_owner *owner, unsigned flags,
+		       struct hmf_node **out)
 {
 	char tmp[HMF_TMPNAME_LEN];
 	uint64_t nbytes = 0;
@@ -486,7 +550,8 @@ int hmf_node_create(struct hmf_node *parent, const char *name,
 	rc = fsu_open_dir(parent->fd, tmp, &tfd);
 	if (rc < 0)
 		goto out_drop;
-	rc = fill_node(parent->root, tfd, meta, data, nbytes, owner, &st);
+	rc = fill_node(parent->root, tfd, meta, data, srcfd, srcoff, nbytes,
+		       owner, &st);
 	if (rc == 0 && owner)
 		rc = own_dir(parent->root, parent->fd, tmp, meta->kind, owner);
 	if (rc < 0) {
@@ -519,6 +584,49 @@ out_close:
 out_drop:
 	drop_tmp(parent->fd, tmp, parent->what);
 	return rc;
+}
+
+int hmf_node_create(struct hmf_node *parent, const char *name,
+		    const struct hmf_meta *meta, const void *data, uint64_t len,
+		    const struct hmf_owner *owner, unsigned flags,
+		    struct hmf_node **out)
+{
+	return create_node(parent, name, meta, data, len, -1, 0, owner, flags,
+			   out);
+}
+
+int hmf_node_create_fd(struct hmf_node *parent, const char *name,
+		       const struct hmf_meta *meta, int fd, uint64_t off,
+		       const struct hmf_owner *owner, unsigned flags,
+		       struct hmf_node **out)
+{
+	uint64_t nbytes;
+	struct stat st;
+	int rc;
+
+	if (meta->kind != HMF_KIND_ARRAY)
+		return hmf_err(-EINVAL, "%s/%s: only an array has data",
+			       parent->what, name);
+	rc = hmf_dtype_nbytes(&meta->dtype, meta->ndim, meta->shape, &nbytes);
+	if (rc < 0)
+		return rc;
+	if (fstat(fd, &st) < 0)
+		return hmf_err(-errno, "%s/%s: cannot read the source: %s",
+			       parent->what, name, strerrordesc_np(errno));
+	/* fail before creating anything when the source is too short */
+	if (S_ISREG(st.st_mode) &&
+	    ((uint64_t)st.st_size < off || (uint64_t)st.st_size - off < nbytes))
+		return hmf_err(
+			-EINVAL,
+			"%s/%s: the source has %llu bytes after offset %llu, the shape needs %llu",
+			parent->what, name,
+			(unsigned long long)((uint64_t)st.st_size > off
+						     ? (uint64_t)st.st_size -
+							       off
+						     : 0),
+			(unsigned long long)off, (unsigned long long)nbytes);
+	return create_node(parent, name, meta, NULL, 0, fd, off, owner, flags,
+			   out);
 }
 
 static int list_dir(int dirfd, struct hmf_dirent **ents, size_t *count);

@@ -19,9 +19,12 @@
 #include "hmf/error.h"
 #include "hmf/path.h"
 #include "hmf/root.h"
+#include "meta_i.h"
+#include "node_i.h"
 #include "root_i.h"
 
 #define HMF_PRIVATE_DIR ".hmf.d"
+#define HMF_STAGING_DIR HMF_PRIVATE_DIR "/staging"
 
 /* 1 if directory @fd has no entries, 0 if it has, or -errno. */
 static int dir_is_empty(int fd)
@@ -296,6 +299,39 @@ static int clean_dir(int fd, time_t cutoff, const atomic_int *stop,
 	return rc;
 }
 
+static int staging_dir(struct hmf_root *r, bool create, int *fd);
+
+/* Jobs left in staging by a crash: old ones are garbage too. */
+static int clean_staging(struct hmf_root *r, time_t cutoff, size_t *removed)
+{
+	struct dirent *e;
+	struct stat st;
+	int sfd, dfd, rc = 0;
+	DIR *d;
+
+	if (staging_dir(r, false, &sfd) < 0)
+		return 0;
+	dfd = openat(sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(sfd);
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		rc = -errno;
+		close(dfd);
+		return rc;
+	}
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, "job-", 4) == 0 &&
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+			    0 &&
+		    st.st_mtime <= cutoff &&
+		    fsu_rmtree_at(dirfd(d), e->d_name) == 0)
+			(*removed)++;
+	closedir(d);
+	return rc;
+}
+
 int hmf_root_clean(struct hmf_root *r, unsigned min_age, size_t *removed)
 {
 	return hmf_root_clean_stoppable(r, min_age, NULL, removed);
@@ -310,6 +346,8 @@ int hmf_root_clean_stoppable(struct hmf_root *r, unsigned min_age,
 	if (r->flags & HMF_ROOT_RDONLY)
 		return hmf_err(-EROFS, "%s: opened read-only", r->path);
 	rc = clean_dir(r->fd, time(NULL) - (time_t)min_age, stop, &n, 0);
+	if (rc == 0)
+		rc = clean_staging(r, time(NULL) - (time_t)min_age, &n);
 	if (removed)
 		*removed = n;
 	return rc;
@@ -356,6 +394,83 @@ static int open_parent(struct hmf_root *r, const char *path, bool create,
 	*parent = n;
 	*name = names[count - 1];
 	return 0;
+}
+
+/* Open (creating if needed) ROOT/.hmf.d/staging as an O_PATH fd. */
+static int staging_dir(struct hmf_root *r, bool create, int *fd)
+{
+	if (create) {
+		if (mkdirat(r->fd, HMF_PRIVATE_DIR, 0700) < 0 &&
+		    errno != EEXIST)
+			return -errno;
+		if (mkdirat(r->fd, HMF_STAGING_DIR, 0700) < 0 &&
+		    errno != EEXIST)
+			return -errno;
+	}
+	*fd = openat(r->fd, HMF_STAGING_DIR,
+		     O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return *fd < 0 ? -errno : 0;
+}
+
+int hmf_root_stage(struct hmf_root *r, struct hmf_node **out,
+		   char name[HMF_STAGE_NAME_LEN])
+{
+	char tmp[HMF_TMPNAME_LEN], what[HMF_PATH_MAX];
+	struct hmf_meta m;
+	struct stat st;
+	int sfd, jfd, rc;
+
+	if (r->flags & HMF_ROOT_RDONLY)
+		return hmf_err(-EROFS, "%s: opened read-only", r->path);
+	rc = staging_dir(r, true, &sfd);
+	if (rc < 0)
+		return hmf_err(rc, "%s: cannot create %s", r->path,
+			       HMF_STAGING_DIR);
+	do {
+		fsu_tmpname(tmp);
+		/* "job-<hex>": not a .hmf.tmp name, so start-up cleaning of
+		 * the tree never touches a job that is still running */
+		snprintf(name, HMF_STAGE_NAME_LEN, "job-%s",
+			 tmp + strlen(HMF_TMP_PREFIX));
+		rc = mkdirat(sfd, name, 0700);
+	} while (rc < 0 && errno == EEXIST);
+	if (rc < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	rc = fsu_open_dir(sfd, name, &jfd);
+	if (rc == 0) {
+		hmf_meta_init(&m, HMF_KIND_GROUP);
+		rc = meta_write_new(jfd, &m, &st);
+		hmf_meta_fini(&m);
+		close(jfd);
+	}
+	snprintf(what, sizeof(what), "%s/%s/%s", r->path, HMF_STAGING_DIR,
+		 name);
+	if (rc == 0)
+		rc = node_open_at(r, sfd, name, what, out);
+	if (rc < 0)
+		fsu_rmtree_at(sfd, name);
+out_close:
+	close(sfd);
+	if (rc < 0)
+		return hmf_err(rc, "%s: cannot stage: %s", r->path,
+			       strerrordesc_np(-rc));
+	return 0;
+}
+
+int hmf_root_unstage(struct hmf_root *r, const char *name)
+{
+	int sfd, rc;
+
+	if (strchr(name, '/') || name[0] == '.' || !name[0])
+		return hmf_err(-EINVAL, "bad staging name '%s'", name);
+	rc = staging_dir(r, false, &sfd);
+	if (rc < 0)
+		return rc;
+	rc = fsu_rmtree_at(sfd, name);
+	close(sfd);
+	return rc;
 }
 
 int hmf_set_group(struct hmf_root *r, const char *path)

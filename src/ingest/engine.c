@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine.c - the ingest engine: read the source table, plan each array's
+ * dtype, group rows by a column and order them by another, write arrays x
+ * groups tasks on a thread pool into a staging group of the root, and
+ * publish by rename. A failure at any step removes the staging group, so a
+ * failed job leaves nothing in the tree.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "group_i.h"
+#include "hmf/error.h"
+#include "hmf/ingest.h"
+#include "hmf/node.h"
+#include "hmf/path.h"
+#include "plan_i.h"
+#include "pool_i.h"
+
+/* Rows are gathered into a buffer of this size, then written. */
+#define GATHER_BYTES (4u << 20)
+
+struct out_array {
+	const struct hmf_ingest_array *spec;
+	size_t *cols; /* table column of each of spec->cols */
+	struct hmf_dtype dtype;
+};
+
+struct job {
+	struct hmf_root *r;
+	const struct hmf_ingest_request *q;
+	struct hmf_ingest_progress *p;
+	const atomic_int *stop;
+	unsigned threads;
+	struct hmf_table t;
+	struct out_array *arrays;
+	struct ingest_groups g;	  /* the row order and the groups */
+	struct hmf_node **gnodes; /* staged node receiving each group */
+	struct hmf_node *stage;
+	char stage_name[HMF_STAGE_NAME_LEN];
+	struct hmf_node *container; /* staged dest, or the stage itself */
+	struct hmf_node *dest;	    /* the existing dest group, or NULL */
+};
+
+/* Prefix this thread's message with @what. */
+static int reword(int rc, const char *what)
+{
+	char why[1024];
+
+	snprintf(why, sizeof(why), "%s", hmf_errmsg());
+	return hmf_err(rc, "%s: %s", what, why);
+}
+
+static ssize_t find_col(const struct hmf_table *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* The distinct column names the request uses, in first-use order. */
+static int wanted(const struct hmf_ingest_request *q, const char ***out,
+		  size_t *count)
+{
+	size_t cap = 2, n = 0, i, k, m;
+	const char **v;
+
+	for (i = 0; i < q->narrays; i++)
+		cap += q->arrays[i].ncols;
+	v = calloc(cap, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i <= q->narrays; i++) {
+		const char *const *names;
+		const char *extra[2] = { q->groupby, q->orderby };
+
+		names = i < q->narrays ? (const char *const *)q->arrays[i].cols
+				       : extra;
+		m = i < q->narrays ? q->arrays[i].ncols : 2;
+		for (k = 0; k < m; k++) {
+			size_t x;
+
+			if (!names[k])
+				continue;
+			for (x = 0; x < n && strcmp(v[x], names[k]); x++)
+				;
+			if (x == n)
+				v[n++] = names[k];
+		}
+	}
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+static void table_opts(const struct job *j, const char **want, size_t nwant,
+		       struct hmf_table_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->delimiter = j->q->delimiter;
+	o->header = j->q->header;
+	o->threads = j->threads;
+	o->want = want;
+	o->nwant = nwant;
+	o->dtype_cols = (const char *const *)j->q->dtype_cols;
+	o->dtypes = j->q->dtypes;
+	o->ndtypes = j->q->ndtypes;
+	o->stop = j->stop;
+}
+
+/* An array of the root as a table (an "hmf:" source). */
+static int read_hmf_source(struct job *j, int fd,
+			   const struct hmf_table_opts *o)
+{
+	struct hmf_node *n;
+	struct hmf_meta m;
+	int rc;
+
+	rc = hmf_node_open(j->r, j->q->source, &n);
+	if (rc < 0)
+		return rc;
+	rc = hmf_node_meta(n, &m);
+	hmf_node_close(n);
+	if (rc < 0)
+		return rc;
+	rc = hmf_raw_read_table(fd, 0, &m.dtype, NULL, 0, m.ndim, m.shape,
+				m.order == 'F', o, j->p ? &j->p->table : NULL,
+				&j->t);
+	hmf_meta_fini(&m);
+	return rc;
+}
+
+static int read_source(struct job *j, int fd)
+{
+	struct hmf_table_opts o;
+	const char **want;
+	size_t nwant;
+	int rc;
+
+	rc = wanted(j->q, &want, &nwant);
+	if (rc < 0)
+		return rc;
+	table_opts(j, want, nwant, &o);
+	switch (j->q->format) {
+	case HMF_INGEST_CSV:
+		rc = hmf_csv_read(fd, &o, j->p ? &j->p->table : NULL, &j->t);
+		break;
+	case HMF_INGEST_NPY:
+		rc = hmf_npy_read_table(fd, &o, j->p ? &j->p->table : NULL,
+					&j->t);
+		break;
+	case HMF_INGEST_HMF:
+		rc = read_hmf_source(j, fd, &o);
+		break;
+	}
+	free(want);
+	return rc;
+}
+
+/* Each array's columns and dtype. */
+static int plan_arrays(struct job *j)
+{
+	const struct hmf_ingest_request *q = j->q;
+	struct out_array *a;
+	ssize_t c;
+	size_t i, k;
+	int rc;
+
+	j->arrays = calloc(q->narrays, sizeof(*j->arrays));
+	if (!j->arrays)
+		return -ENOMEM;
+	for (i = 0; i < q->narrays; i++) {
+		a = &j->arrays[i];
+		a->spec = &q->arrays[i];
+		a->cols = calloc(a->spec->ncols, sizeof(*a->cols));
+		if (!a->cols)
+			return -ENOMEM;
+		for (k = 0; k < a->spec->ncols; k++) {
+			c = find_col(&j->t, a->spec->cols[k]);
+			if (c < 0)
+				return hmf_err(
+					-EINVAL,
+					"array '%s': no column '%s' in the source",
+					a->spec->name, a->spec->cols[k]);
+			a->cols[k] = (size_t)c;
+			if (k == 0)
+				rc = a->spec->ncols == 1
+					     ? hmf_dtype_parse(
+						       j->t.cols[c].dtype.str,
+						       &a->dtype)
+					     : make_native(&j->t.cols[c].dtype,
+							   &a->dtype);
+			else
+				rc = plan_promote(&a->dtype,
+						  &j->t.cols[c].dtype,
+						  &a->dtype);
+			if (rc < 0)
+				return reword(rc, a->spec->name);
+		}
+	}
+	return 0;
+}
+
+/* Stage the groups (or the dest itself) that will receive the arrays. */
+static int stage_groups(struct job *j)
+{
+	const char *names[HMF_PATH_MAX / 2];
+	char buf[HMF_PATH_MAX];
+	struct hmf_meta gm;
+	size_t i;
+	int n, rc;
+
+	rc = hmf_node_open(j->r, j->q->dest, &j->dest);
+	if (rc == 0 && !hmf_node_is_group(j->dest))
+		return hmf_err(-ENOTDIR, "dest %s is an array", j->q->dest);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	rc = hmf_root_stage(j->r, &j->stage, j->stage_name);
+	if (rc < 0)
+		return rc;
+	hmf_meta_init(&gm, HMF_KIND_GROUP);
+	j->container = j->stage;
+	if (!j->dest) {
+		/* a new dest is built whole and published by one rename */
+		n = hmf_path_split(j->q->dest, buf, sizeof(buf), names,
+				   HMF_PATH_MAX / 2);
+		rc = n < 0 ? n : 0;
+		if (rc == 0)
+			rc = hmf_node_create(j->stage, names[n - 1], &gm, NULL,
+					     0, NULL, 0, &j->container);
+	}
+	j->gnodes = calloc(j->g.ngroups, sizeof(*j->gnodes));
+	if (rc == 0 && !j->gnodes)
+		rc = -ENOMEM;
+	for (i = 0; rc == 0 && i < j->g.ngroups; i++) {
+		if (!j->g.names) {
+			j->gnodes[i] = j->container;
+			continue;
+		}
+		rc = hmf_node_create(j->container, j->g.names[i], &gm, NULL, 0,
+				     NULL, 0, &j->gnodes[i]);
+	}
+	hmf_meta_fini(&gm);
+	return rc;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* How one column's values reach the array: the common cases are direct. */
+enum conv {
+	CONV_COPY8, /* same 8-byte dtype */
+	CONV_COPY,  /* same dtype */
+	CONV_I8_F8, /* <i8 into <f8 */
+	CONV_ANY,
+};
+
+static enum conv conv_of(const struct hmf_dtype *from,
+			 const struct hmf_dtype *to)
+{
+	if (hmf_dtype_equal(from, to))
+		return to->itemsize == 8 ? CONV_COPY8 : CONV_COPY;
+	if (strcmp(from->str, "<i8") == 0 && strcmp(to->str, "<f8") == 0)
+		return CONV_I8_F8;
+	return CONV_ANY;
+}
+
+/* Gather @n rows of @a (rows[0..n-1]) into @o, converted. */
+static void gather(const struct job *j, const struct out_array *a,
+		   const enum conv *conv, const uint64_t *rows, size_t n,
+		   unsigned char *o)
+{
+	size_t k = a->spec->ncols, isz = a->dtype.itemsize, r, c;
+
+	for (r = 0; r < n; r++) {
+		for (c = 0; c < k; c++, o += isz) {
+			const struct hmf_column *col = &j->t.cols[a->cols[c]];
+			const unsigned char *src =
+				col->data + rows[r] * col->stride;
+			int64_t i;
+			double f;
+
+			switch (conv[c]) {
+			case CONV_COPY8:
+				memcpy(o, src, 8);
+				break;
+			case CONV_COPY:
+				memcpy(o, src, isz);
+				break;
+			case CONV_I8_F8:
+				memcpy(&i, src, 8);
+				f = (double)i;
+				memcpy(o, &f, 8);
+				break;
+			case CONV_ANY:
+				plan_convert(&col->dtype, src, &a->dtype, o);
+				break;
+			}
+		}
+	}
+}
+
+/* Write array @a of group @gi: gather its rows, convert, write. */
+static int write_task(void *arg, size_t task)
+{
+	struct job *j = arg;
+	size_t ai = task % j->q->narrays, gi = task / j->q->narrays;
+	const struct out_array *a = &j->arrays[ai];
+	const uint64_t *rows = j->g.perm + j->g.start[gi];
+	uint64_t nrows = j->g.count[gi], done = 0, nbytes;
+	size_t k = a->spec->ncols, isz = a->dtype.itemsize, c;
+	size_t rowbytes = k * isz, per = GATHER_BYTES / rowbytes, n;
+	struct hmf_node *node;
+	enum conv *conv;
+	unsigned char *buf;
+	struct hmf_meta m;
+	int fd, rc;
+
+	hmf_meta_init(&m, HMF_KIND_ARRAY);
+	m.dtype = a->dtype;
+	m.ndim = a->spec->one_column ? 1 : 2;
+	m.shape[0] = nrows;
+	m.shape[1] = k;
+	rc = hmf_dtype_nbytes(&m.dtype, m.ndim, m.shape, &nbytes);
+	if (rc == 0)
+		rc = hmf_node_create(j->gnodes[gi], a->spec->name, &m, NULL,
+				     nbytes, NULL, 0, &node);
+	hmf_meta_fini(&m);
+	if (rc < 0)
+		return rc;
+	rc = hmf_node_data_open(node, O_WRONLY, &fd);
+	hmf_node_close(node);
+	if (rc < 0)
+		return rc;
+	if (per == 0)
+		per = 1;
+	buf = malloc(per * rowbytes);
+	conv = malloc(k * sizeof(*conv));
+	if (!buf || !conv) {
+		rc = -ENOMEM;
+		nrows = 0;
+	}
+	for (c = 0; conv && c < k; c++)
+		conv[c] = conv_of(&j->t.cols[a->cols[c]].dtype, &a->dtype);
+	while (done < nrows && rc == 0) {
+		n = nrows - done < per ? (size_t)(nrows - done) : per;
+		gather(j, a, conv, rows + done, n, buf);
+		/* pwrite, not stores into a mapping: a full disk is ENOSPC */
+		rc = pwrite_all(fd, buf, n * rowbytes, done * rowbytes);
+		done += n;
+		if (rc == 0 && j->stop && atomic_load(j->stop))
+			rc = hmf_err(-EINTR, "stopped");
+	}
+	free(conv);
+	free(buf);
+	close(fd);
+	if (rc < 0)
+		return rc == -ENOSPC ? hmf_err(rc, "no space left writing %s",
+					       a->spec->name)
+				     : rc;
+	if (j->p) {
+		atomic_fetch_add(&j->p->arrays_written, 1);
+		atomic_fetch_add(&j->p->bytes_written, nbytes);
+	}
+	return 0;
+}
+
+/* JSON text of a list of names or of numbers, in a malloc'ed string. */
+static char *json_list(char **names, const uint64_t *nums, size_t n)
+{
+	size_t cap = 64, len = 0, i;
+	char *s = malloc(cap), *t;
+	const char *p;
+
+	if (!s)
+		return NULL;
+	s[len++] = '[';
+	for (i = 0; i < n; i++) {
+		/* worst case: every byte of a name escaped as \u00XX */
+		size_t need = (names ? strlen(names[i]) * 6 + 4 : 24) + 4;
+
+		if (len + need >= cap) {
+			cap = (len + need) * 2;
+			t = realloc(s, cap);
+			if (!t) {
+				free(s);
+				return NULL;
+			}
+			s = t;
+		}
+		if (i)
+			s[len++] = ',';
+		if (!names) {
+			len += (size_t)sprintf(s + len, "%llu",
+					       (unsigned long long)nums[i]);
+			continue;
+		}
+		s[len++] = '"';
+		for (p = names[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				len += (size_t)sprintf(s + len, "\\%c", *p);
+			else if ((unsigned char)*p < 0x20)
+				len += (size_t)sprintf(s + len, "\\u%04x",
+						       (unsigned char)*p);
+			else
+				s[len++] = *p;
+		}
+		s[len++] = '"';
+	}
+	s[len++] = ']';
+	s[len] = '\0';
+	return s;
+}
+
+/* hmf.group_names, hmf.group_sizes and hmf.ingest on @n. */
+static int set_dest_attrs(struct job *j, struct hmf_node *n)
+{
+	char *names = NULL, *sizes = NULL, *ingest = NULL;
+	int rc = -ENOMEM;
+
+	if (asprintf(&ingest, "{\"request\":%s,\"rows\":%llu}", j->q->text,
+		     (unsigned long long)j->t.nrows) < 0)
+		return -ENOMEM;
+	if (j->g.names) {
+		names = json_list(j->g.names, NULL, j->g.ngroups);
+		sizes = json_list(NULL, j->g.count, j->g.ngroups);
+		if (!names || !sizes)
+			goto out;
+	}
+	rc = 0;
+	/* attributes are at most 64 KiB: very many groups go unlisted */
+	if (names && strlen(names) <= HMF_ATTR_VALUE_MAX &&
+	    strlen(sizes) <= HMF_ATTR_VALUE_MAX) {
+		rc = hmf_node_attr_set(n, "hmf.group_names", names,
+				       strlen(names), 0);
+		if (rc == 0)
+			rc = hmf_node_attr_set(n, "hmf.group_sizes", sizes,
+					       strlen(sizes), 0);
+	} else if (names) {
+		hmf_log(HMF_LOG_WARNING,
+			"%s: %zu groups: too many to list in hmf.group_names",
+			j->q->dest, j->g.ngroups);
+	}
+	if (rc == 0 && strlen(ingest) <= HMF_ATTR_VALUE_MAX)
+		rc = hmf_node_attr_set(n, "hmf.ingest", ingest, strlen(ingest),
+				       0);
+out:
+	free(names);
+	free(sizes);
+	free(ingest);
+	return rc;
+}
+
+/* The last name of @path, and its parent path, in @parent (a buffer). */
+static const char *split_last(const char *path, char *parent, size_t size)
+{
+	char *slash;
+
+	snprintf(parent, size, "%s", path);
+	while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+		parent[strlen(parent) - 1] = '\0';
+	slash = strrchr(parent, '/');
+	if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	return path + (slash - parent) + 1;
+}
+
+/*
+ * Move what was staged into the tree: a new dest in one rename, else each
+ * staged child into the existing dest, undoing the moves made so far if
+ * one fails.
+ */
+static int publish(struct job *j)
+{
+	char parent[HMF_PATH_MAX];
+	struct hmf_node *pn;
+	const char *base, *name;
+	size_t n, i;
+	bool *swapped;
+	int rc;
+
+	if (!j->dest) {
+		base = split_last(j->q->dest, parent, sizeof(parent));
+		rc = hmf_set_group(j->r, parent);
+		if (rc == 0)
+			rc = hmf_node_open(j->r, parent, &pn);
+		if (rc < 0)
+			return rc;
+		rc = hmf_node_rename(j->stage, base, pn, base,
+				     RENAME_NOREPLACE);
+		hmf_node_close(pn);
+		if (rc == -EEXIST)
+			return hmf_err(rc, "%s was created meanwhile",
+				       j->q->dest);
+		return rc;
+	}
+	n = j->g.names ? j->g.ngroups : j->q->narrays;
+	swapped = calloc(n + 1, sizeof(*swapped));
+	if (!swapped)
+		return -ENOMEM;
+	for (i = 0, rc = 0; i < n && rc == 0; i++) {
+		name = j->g.names ? j->g.names[i] : j->q->arrays[i].name;
+		rc = hmf_node_rename(j->stage, name, j->dest, name,
+				     RENAME_NOREPLACE);
+		if (rc == -EEXIST && j->q->overwrite) {
+			rc = hmf_node_rename(j->stage, name, j->dest, name,
+					     RENAME_EXCHANGE);
+			swapped[i] = rc == 0;
+		} else if (rc == -EEXIST) {
+			rc = hmf_err(rc, "%s/%s exists (use \"overwrite\")",
+				     j->q->dest, name);
+		}
+	}
+	if (rc < 0) {
+		/* all or nothing: put back what moved (i - 1 failed) */
+		for (i = i - 1; i-- > 0;) {
+			name = j->g.names ? j->g.names[i]
+					  : j->q->arrays[i].name;
+			if (hmf_node_rename(j->dest, name, j->stage, name,
+					    swapped[i] ? RENAME_EXCHANGE
+						       : RENAME_NOREPLACE) < 0)
+				hmf_log(HMF_LOG_ERR,
+					"%s/%s: could not undo a partial ingest",
+					j->q->dest, name);
+		}
+	}
+	free(swapped);
+	return rc;
+}
+
+static void job_fini(struct job *j)
+{
+	size_t i;
+
+	if (j->gnodes)
+		for (i = 0; i < j->g.ngroups; i++)
+			if (j->gnodes[i] != j->container)
+				hmf_node_close(j->gnodes[i]);
+	free(j->gnodes);
+	if (j->container != j->stage)
+		hmf_node_close(j->container);
+	hmf_node_close(j->stage);
+	if (j->stage_name[0] && hmf_root_unstage(j->r, j->stage_name) < 0)
+		hmf_log(HMF_LOG_WARNING, "staging %s left behind",
+			j->stage_name);
+	hmf_node_close(j->dest);
+	if (j->arrays)
+		for (i = 0; i < j->q->narrays; i++)
+			free(j->arrays[i].cols);
+	free(j->arrays);
+	ingest_groups_fini(&j->g);
+	hmf_table_fini(&j->t);
+}
+
+static int column_index(const struct job *j, const char *name, ssize_t *out)
+{
+	*out = -1;
+	if (!name)
+		return 0;
+	*out = find_col(&j->t, name);
+	if (*out < 0)
+		return hmf_err(-EINVAL, "no column '%s' in the source", name);
+	return 0;
+}
+
+int hmf_ingest_run(struct hmf_root *r, const struct hmf_ingest_request *q,
+		   int srcfd, struct hmf_ingest_progress *p,
+		   const atomic_int *stop)
+{
+	struct job j = { .r = r, .q = q, .p = p, .stop = stop };
+	ssize_t gcol, ocol;
+	int rc;
+
+	j.threads = q->threads ? q->threads : pool_default_threads();
+	rc = read_source(&j, srcfd);
+	if (rc == 0)
+		rc = plan_arrays(&j);
+	if (rc == 0)
+		rc = column_index(&j, q->groupby, &gcol);
+	if (rc == 0)
+		rc = column_index(&j, q->orderby, &ocol);
+	if (rc == 0)
+		rc = ingest_group(&j.t, gcol, ocol, q->ascending, j.threads,
+				  stop, &j.g);
+	if (rc == 0 && p)
+		atomic_store(&p->arrays_total, q->narrays * j.g.ngroups);
+	if (rc == 0)
+		rc = stage_groups(&j);
+	if (rc == 0 && !j.dest)
+		rc = set_dest_attrs(&j, j.container);
+	if (rc == 0)
+		rc = pool_run(j.threads, q->narrays * j.g.ngroups, write_task,
+			      &j, stop);
+	if (rc == 0)
+		rc = publish(&j);
+	/* the data is in place now: a missing attribute does not undo it */
+	if (rc == 0 && j.dest && set_dest_attrs(&j, j.dest) < 0)
+		hmf_log(HMF_LOG_WARNING,
+			"%s: cannot set the hmf.* attributes: %s", q->dest,
+			hmf_errmsg());
+	job_fini(&j);
+	return rc;
+}
