@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dtype.h"
 #include "root.h"
@@ -55,6 +56,14 @@ struct hmf_ingest_request {
 	unsigned threads; /* 0: online CPUs */
 	bool overwrite;
 	char *text; /* the request as received, compacted JSON */
+	/*
+	 * Who the new nodes belong to (set by a daemon running for others;
+	 * not part of the JSON): groups 0755, arrays 0644. Without it they
+	 * get the process's defaults.
+	 */
+	bool owned;
+	uid_t uid;
+	gid_t gid;
 };
 
 /* What a job has done so far; every field may be read while it runs. */

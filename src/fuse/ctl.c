@@ -209,6 +209,12 @@ static int submit(struct fs_daemon *d, fuse_req_t req, struct ctl_file *f)
 	rc = hmf_ingest_request_parse(f->buf, f->len, &q);
 	if (rc < 0)
 		return rc;
+	if (d->is_root) {
+		/* what the job makes belongs to whoever asked */
+		q->owned = true;
+		q->uid = fuse_req_ctx(req)->uid;
+		q->gid = fuse_req_ctx(req)->gid;
+	}
 	rc = open_as_caller(d, req, q, &fd);
 	if (rc == 0) {
 		rc = hmf_ingest_validate(d->root, q, fd);
@@ -368,6 +374,12 @@ static void ctl_read(fuse_req_t req, struct ctl_file *f, size_t size, off_t off,
 	struct fs_job *j;
 	char *text = NULL;
 
+	/*
+	 * The answer follows the request on the same handle: the writer's
+	 * file position is past the request, and that is where it begins.
+	 */
+	if (f->ino == CTL_INGEST && (size_t)off >= f->len)
+		off -= (off_t)f->len;
 	if (f->ino == CTL_VERSION) {
 		if (asprintf(&text, "hmf-mount %s\nformat %d\nlibfuse %s\n",
 			     HMF_VERSION, HMF_FORMAT_VERSION,
@@ -496,7 +508,8 @@ static void ctl_release(fuse_req_t req, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-static void ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off)
+static void ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			bool plus)
 {
 	struct fs_daemon *d = fuse_req_userdata(req);
 	static const char *const top[] = { "ingest", "jobs", "stats",
@@ -539,8 +552,17 @@ static void ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off)
 			snprintf(name, sizeof(name), "%s", top[k - 2]);
 			fs_ctl_stat(d, top_ino[k - 2], &st);
 		}
-		len = fuse_add_direntry(req, buf + used, size - used, name, &st,
-					k + 1);
+		if (plus) {
+			/* static inodes: the kernel's lookups need no count */
+			struct fuse_entry_param e = { .attr = st };
+
+			e.ino = k < 2 ? 0 : st.st_ino;
+			len = fuse_add_direntry_plus(
+				req, buf + used, size - used, name, &e, k + 1);
+		} else {
+			len = fuse_add_direntry(req, buf + used, size - used,
+						name, &st, k + 1);
+		}
 		if (len > size - used)
 			break;
 		used += len;
@@ -806,7 +828,7 @@ static void m_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
 	if (fs_ctl_ino(ino))
-		ctl_readdir(req, ino, size, off);
+		ctl_readdir(req, ino, size, off, false);
 	else
 		fs_ops.readdir(req, ino, size, off, fi);
 }
@@ -814,9 +836,8 @@ static void m_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void m_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			  off_t off, struct fuse_file_info *fi)
 {
-	/* plain entries: the kernel looks the few control files up itself */
 	if (fs_ctl_ino(ino))
-		ctl_readdir(req, ino, size, off);
+		ctl_readdir(req, ino, size, off, true);
 	else
 		fs_ops.readdirplus(req, ino, size, off, fi);
 }

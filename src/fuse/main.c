@@ -188,7 +188,7 @@ static int run(struct fs_daemon *d, struct fuse_args *args,
 		fprintf(stderr, "hmf-mount: %s\n", hmf_errmsg());
 		return 1;
 	}
-	d->se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), d);
+	d->se = fuse_session_new(args, &fs_mount_ops, sizeof(fs_mount_ops), d);
 	if (!d->se)
 		return 1;
 	rc = 1;
@@ -228,6 +228,7 @@ static int run(struct fs_daemon *d, struct fuse_args *args,
 	/* a signal (SIGTERM, SIGINT, SIGHUP) is a normal way to stop */
 	rc = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 	fs_evictor_stop(d);
+	fs_jobs_stop(d);
 	if (d->cleaner_started) {
 		atomic_store(&d->stop_cleaner, 1);
 		pthread_join(d->cleaner, NULL);

@@ -36,6 +36,8 @@ struct out_array {
 
 struct job {
 	struct hmf_root *r;
+	/* the owners of new groups and arrays, or NULL */
+	const struct hmf_owner *gowner, *aowner;
 	const struct hmf_ingest_request *q;
 	struct hmf_ingest_progress *p;
 	const atomic_int *stop;
@@ -238,7 +240,7 @@ static int stage_groups(struct job *j)
 		rc = n < 0 ? n : 0;
 		if (rc == 0)
 			rc = hmf_node_create(j->stage, names[n - 1], &gm, NULL,
-					     0, NULL, 0, &j->container);
+					     0, j->gowner, 0, &j->container);
 	}
 	j->gnodes = calloc(j->g.ngroups, sizeof(*j->gnodes));
 	if (rc == 0 && !j->gnodes)
@@ -249,7 +251,7 @@ static int stage_groups(struct job *j)
 			continue;
 		}
 		rc = hmf_node_create(j->container, j->g.names[i], &gm, NULL, 0,
-				     NULL, 0, &j->gnodes[i]);
+				     j->gowner, 0, &j->gnodes[i]);
 	}
 	hmf_meta_fini(&gm);
 	return rc;
@@ -350,7 +352,7 @@ static int write_task(void *arg, size_t task)
 	rc = hmf_dtype_nbytes(&m.dtype, m.ndim, m.shape, &nbytes);
 	if (rc == 0)
 		rc = hmf_node_create(j->gnodes[gi], a->spec->name, &m, NULL,
-				     nbytes, NULL, 0, &node);
+				     nbytes, j->aowner, 0, &node);
 	hmf_meta_fini(&m);
 	if (rc < 0)
 		return rc;
@@ -493,6 +495,42 @@ static const char *split_last(const char *path, char *parent, size_t size)
 	return path + (slash - parent) + 1;
 }
 
+/* Open group @path, creating what is missing (owned as the job's). */
+static int open_groups(struct job *j, const char *path, struct hmf_node **out)
+{
+	const char *names[HMF_PATH_MAX / 2];
+	struct hmf_node *n, *child;
+	char buf[HMF_PATH_MAX];
+	struct hmf_meta gm;
+	int count, i, rc;
+
+	count = hmf_path_split(path, buf, sizeof(buf), names, HMF_PATH_MAX / 2);
+	if (count < 0)
+		return count;
+	rc = hmf_node_open_root(j->r, &n);
+	hmf_meta_init(&gm, HMF_KIND_GROUP);
+	for (i = 0; rc == 0 && i < count; i++) {
+		rc = hmf_node_lookup(n, names[i], &child);
+		if (rc == -ENOENT) {
+			rc = hmf_node_create(n, names[i], &gm, NULL, 0,
+					     j->gowner, 0, &child);
+			if (rc == -EEXIST) /* made meanwhile */
+				rc = hmf_node_lookup(n, names[i], &child);
+		}
+		hmf_node_close(n);
+		n = rc == 0 ? child : NULL;
+	}
+	hmf_meta_fini(&gm);
+	if (rc == 0 && !hmf_node_is_group(n)) {
+		hmf_node_close(n);
+		rc = hmf_err(-ENOTDIR, "%s: a parent of dest is an array",
+			     path);
+	}
+	if (rc == 0)
+		*out = n;
+	return rc;
+}
+
 /*
  * Move what was staged into the tree: a new dest in one rename, else each
  * staged child into the existing dest, undoing the moves made so far if
@@ -501,7 +539,7 @@ static const char *split_last(const char *path, char *parent, size_t size)
 static int publish(struct job *j)
 {
 	char parent[HMF_PATH_MAX];
-	struct hmf_node *pn;
+	struct hmf_node *pn = NULL;
 	const char *base, *name;
 	size_t n, i;
 	bool *swapped;
@@ -509,9 +547,7 @@ static int publish(struct job *j)
 
 	if (!j->dest) {
 		base = split_last(j->q->dest, parent, sizeof(parent));
-		rc = hmf_set_group(j->r, parent);
-		if (rc == 0)
-			rc = hmf_node_open(j->r, parent, &pn);
+		rc = open_groups(j, parent, &pn);
 		if (rc < 0)
 			return rc;
 		rc = hmf_node_rename(j->stage, base, pn, base,
@@ -596,9 +632,15 @@ int hmf_ingest_run(struct hmf_root *r, const struct hmf_ingest_request *q,
 		   const atomic_int *stop)
 {
 	struct job j = { .r = r, .q = q, .p = p, .stop = stop };
+	struct hmf_owner gowner = { 0755, q->uid, q->gid };
+	struct hmf_owner aowner = { 0644, q->uid, q->gid };
 	ssize_t gcol, ocol;
 	int rc;
 
+	if (q->owned) {
+		j.gowner = &gowner;
+		j.aowner = &aowner;
+	}
 	j.threads = q->threads ? q->threads : pool_default_threads();
 	rc = read_source(&j, srcfd);
 	if (rc == 0)

@@ -25,7 +25,7 @@ static size_t float_for_int(size_t size)
 
 static int make(char kind, size_t size, struct hmf_dtype *out)
 {
-	char s[16];
+	char s[32];
 
 	snprintf(s, sizeof(s), "<%c%zu", kind, size);
 	return hmf_dtype_parse(s, out);

@@ -160,7 +160,7 @@ int hmf_root_open(const char *path, unsigned flags, struct hmf_root **out)
 	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT &&
 	    (flags & (HMF_ROOT_CREATE | HMF_ROOT_TRUNCATE))) {
-		if (mkdir(path, 0777) < 0 && errno != EEXIST)
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
 			return hmf_err(-errno, "%s: cannot create: %s", path,
 				       strerrordesc_np(errno));
 		fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
