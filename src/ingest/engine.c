@@ -362,6 +362,9 @@ static int write_task(void *arg, size_t task)
 		return rc;
 	if (per == 0)
 		per = 1;
+	/* small groups take small buffers: reused heap memory, no faults */
+	if (per > nrows)
+		per = nrows ? (size_t)nrows : 1;
 	buf = malloc(per * rowbytes);
 	conv = malloc(k * sizeof(*conv));
 	if (!buf || !conv) {

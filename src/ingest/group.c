@@ -100,7 +100,7 @@ static int find_distinct(const struct hmf_column *c, uint64_t nrows,
 	uint32_t *table; /* distinct index + 1, or 0 */
 	uint64_t row, h, k = 0;
 
-	d->gid = malloc(nrows * sizeof(*d->gid) + 1);
+	d->gid = ingest_alloc(nrows * sizeof(*d->gid));
 	d->rep = malloc(dcap * sizeof(*d->rep));
 	d->key = malloc(dcap * sizeof(*d->key));
 	table = calloc(cap, sizeof(*table));
@@ -320,12 +320,12 @@ static int make_groups(const struct hmf_column *c, uint64_t nrows,
 	}
 	for (i = 1; i < d.n; i++)
 		g->start[i] = g->start[i - 1] + g->count[i - 1];
-	*gid_out = d.gid;
+	*gid_out = d.gid; /* an ingest_alloc() buffer of nrows entries */
 	d.gid = NULL;
 out:
 	free(order);
 	free(rank);
-	free(d.gid);
+	ingest_free(d.gid, nrows * sizeof(*d.gid));
 	free(d.rep);
 	free(d.key);
 	return rc;
@@ -354,12 +354,13 @@ static int cmp_rows_bytes(const void *a, const void *b, void *arg)
 /* Stable LSD radix sort of @n rows of @rows by @keys (both permuted). */
 static int radix_sort(uint64_t *keys, uint64_t *rows, size_t n)
 {
-	uint64_t *k2 = malloc(n * sizeof(*k2)), *r2 = malloc(n * sizeof(*r2));
+	uint64_t *k2 = ingest_alloc(n * sizeof(*k2));
+	uint64_t *r2 = ingest_alloc(n * sizeof(*r2));
 	size_t count[256], i, pass;
 
 	if (!k2 || !r2) {
-		free(k2);
-		free(r2);
+		ingest_free(k2, n * sizeof(*k2));
+		ingest_free(r2, n * sizeof(*r2));
 		return -ENOMEM;
 	}
 	for (pass = 0; pass < 8; pass++) {
@@ -385,8 +386,8 @@ static int radix_sort(uint64_t *keys, uint64_t *rows, size_t n)
 		memcpy(keys, k2, n * sizeof(*keys));
 		memcpy(rows, r2, n * sizeof(*rows));
 	}
-	free(k2);
-	free(r2);
+	ingest_free(k2, n * sizeof(*k2));
+	ingest_free(r2, n * sizeof(*r2));
 	return 0;
 }
 
@@ -404,7 +405,7 @@ static int sort_group(void *arg, size_t gi)
 		qsort_r(rows, n, sizeof(*rows), cmp_rows_bytes, s);
 		return 0;
 	}
-	keys = malloc(n * sizeof(*keys));
+	keys = ingest_alloc(n * sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
@@ -417,7 +418,7 @@ static int sort_group(void *arg, size_t gi)
 		keys[i] = k;
 	}
 	rc = radix_sort(keys, rows, n);
-	free(keys);
+	ingest_free(keys, n * sizeof(*keys));
 	return rc;
 }
 
@@ -431,7 +432,8 @@ int ingest_group(const struct hmf_table *t, ssize_t gcol, ssize_t ocol,
 	struct sort_job s;
 	int rc = 0;
 
-	g.perm = malloc(t->nrows * sizeof(*g.perm) + 1);
+	g.perm = ingest_alloc(t->nrows * sizeof(*g.perm));
+	g.nrows = t->nrows;
 	if (!g.perm)
 		return -ENOMEM;
 	if (gcol >= 0) {
@@ -475,7 +477,7 @@ int ingest_group(const struct hmf_table *t, ssize_t gcol, ssize_t ocol,
 	}
 out:
 	free(fill);
-	free(gid);
+	ingest_free(gid, t->nrows * sizeof(*gid));
 	if (rc < 0) {
 		ingest_groups_fini(&g);
 		return rc;
@@ -494,6 +496,6 @@ void ingest_groups_fini(struct ingest_groups *g)
 	free(g->names);
 	free(g->start);
 	free(g->count);
-	free(g->perm);
+	ingest_free(g->perm, g->nrows * sizeof(*g->perm));
 	memset(g, 0, sizeof(*g));
 }

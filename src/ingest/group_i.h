@@ -15,6 +15,7 @@
 
 struct ingest_groups {
 	uint64_t *perm; /* every row, in output order */
+	uint64_t nrows;
 	size_t ngroups;
 	uint64_t *start; /* group g is perm[start[g] .. start[g]+count[g]) */
 	uint64_t *count;

@@ -6,12 +6,15 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "hmf/error.h"
 #include "pool_i.h"
 
 #define POOL_MAX 64
+#define INGEST_MAP_MIN ((size_t)1 << 20)
 
 struct pool {
 	int (*fn)(void *arg, size_t i);
@@ -75,6 +78,30 @@ int pool_run(unsigned threads, size_t n, int (*fn)(void *arg, size_t i),
 	if (stop && atomic_load(stop))
 		return hmf_err(-EINTR, "stopped");
 	return 0;
+}
+
+void *ingest_alloc(size_t size)
+{
+	void *p;
+
+	/* small ones come from the heap: reused memory, no fresh faults */
+	if (size < INGEST_MAP_MIN)
+		return malloc(size ? size : 1);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* advice only: without huge pages it is an ordinary mapping */
+	madvise(p, size, MADV_HUGEPAGE);
+	return p;
+}
+
+void ingest_free(void *p, size_t size)
+{
+	if (size < INGEST_MAP_MIN)
+		free(p);
+	else if (p)
+		munmap(p, size);
 }
 
 unsigned pool_default_threads(void)

@@ -17,6 +17,15 @@
 int pool_run(unsigned threads, size_t n, int (*fn)(void *arg, size_t i),
 	     void *arg, const atomic_int *stop);
 
+/*
+ * A buffer of @size bytes; a large one (1 MiB and up) is a zeroed mapping
+ * of its own in huge pages where the kernel allows, since a page fault
+ * costs more here than filling a 4 KiB page (DESIGN section 8). Free with
+ * ingest_free() and the same @size. NULL: no memory.
+ */
+void *ingest_alloc(size_t size);
+void ingest_free(void *p, size_t size);
+
 /* The number of threads to use when a request says 0. */
 unsigned pool_default_threads(void);
 
