@@ -385,10 +385,11 @@ static int write_task(void *arg, size_t task)
 	free(conv);
 	free(buf);
 	close(fd);
+	if (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO)
+		return hmf_err(rc, "writing %s/%s: %s", j->q->dest,
+			       a->spec->name, strerrordesc_np(-rc));
 	if (rc < 0)
-		return rc == -ENOSPC ? hmf_err(rc, "no space left writing %s",
-					       a->spec->name)
-				     : rc;
+		return rc;
 	if (j->p) {
 		atomic_fetch_add(&j->p->arrays_written, 1);
 		atomic_fetch_add(&j->p->bytes_written, nbytes);
