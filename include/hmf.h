@@ -8,6 +8,7 @@
 
 #include "hmf/dtype.h"
 #include "hmf/error.h"
+#include "hmf/fsck.h"
 #include "hmf/layout.h"
 #include "hmf/meta.h"
 #include "hmf/node.h"

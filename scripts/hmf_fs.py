@@ -134,8 +134,9 @@ class HMFMount:
 
         The bytes go to a temporary file in the same group, which gets its
         dtype, order and shape, and is then renamed over @path: readers see
-        the old array or the new one, never a partial one. F-contiguous
-        arrays (ndim >= 2) are stored in F order, anything else in C order.
+        the old array or the new one, never a partial one (the new array
+        starts without attributes). F-contiguous arrays (ndim >= 2) are
+        stored in F order, anything else in C order.
         """
         self._writable()
         names = _split(path)

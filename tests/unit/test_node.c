@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1448,6 +1449,134 @@ static void test_node_readonly_root_refuses_changes(void **state)
 	hmf_close(ro);
 }
 
+/* A file of @len bytes: @off bytes of 'h', then bytes i % 251 (memfd). */
+static int make_source(uint64_t off, size_t len)
+{
+	unsigned char *buf = malloc(off + len);
+	size_t i;
+	int fd;
+
+	assert_non_null(buf);
+	memset(buf, 'h', off);
+	for (i = 0; i < len; i++)
+		buf[off + i] = (unsigned char)(i % 251);
+	fd = memfd_create("src", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, off + len), (ssize_t)(off + len));
+	free(buf);
+	return fd;
+}
+
+static void test_node_create_fd_copies_from_offset(void **state)
+{
+	struct fixture *fx = *state;
+	struct hmf_node *root = open_root(fx), *a;
+	/* 3 MiB and a bit: more than one buffer of the copy */
+	const size_t n = (3u << 20) + 12;
+	struct hmf_meta m;
+	struct stat st;
+	char *text, path[256];
+	size_t len, i;
+	int src, fd;
+
+	/* from a memfd (another filesystem: may need the buffered copy) */
+	src = make_source(128, n);
+	hmf_meta_init(&m, HMF_KIND_ARRAY);
+	assert_int_equal(hmf_dtype_parse("<u2", &m.dtype), 0);
+	m.ndim = 2;
+	m.shape[0] = n / 4;
+	m.shape[1] = 2;
+	m.order = 'F';
+	assert_int_equal(
+		hmf_node_create_fd(root, "a", &m, src, 128, NULL, 0, &a), 0);
+	assert_int_equal(hmf_node_stat(a, &st), 0);
+	assert_int_equal(st.st_size, n);
+	text = read_text(fx->dirfd, "a/data", &len);
+	assert_int_equal(len, n);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)text[i] != i % 251)
+			fail_msg("byte %zu differs", i);
+	free(text);
+	hmf_node_close(a);
+	text = read_text(fx->dirfd, "a/.hmf", NULL);
+	assert_non_null(strstr(text, "\"order\":\"F\""));
+	free(text);
+	close(src);
+
+	/* from a regular file on the same filesystem, replacing "a" */
+	snprintf(path, sizeof(path), "%s/src", fx->base);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "0123456789", 10), 10);
+	m.ndim = 1;
+	m.shape[0] = 3;
+	m.order = 'C';
+	assert_int_equal(
+		hmf_node_create_fd(root, "a", &m, fd, 4, NULL, 0, NULL),
+		-EEXIST);
+	assert_int_equal(hmf_node_create_fd(root, "a", &m, fd, 4, NULL,
+					    HMF_CREATE_REPLACE, NULL),
+			 0);
+	assert_data(fx, "a", "456789");
+	/* the file position is neither used nor moved */
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 10);
+	close(fd);
+	unlink(path);
+	hmf_meta_fini(&m);
+	assert_int_equal(count_tmp(fx->root), 0);
+	hmf_node_close(root);
+}
+
+static void test_node_create_fd_refuses_short_source(void **state)
+{
+	struct fixture *fx = *state;
+	struct hmf_node *root = open_root(fx);
+	struct hmf_meta m;
+	int src = make_source(0, 100);
+
+	hmf_meta_init(&m, HMF_KIND_ARRAY);
+	assert_int_equal(hmf_dtype_parse("<f8", &m.dtype), 0);
+	m.ndim = 1;
+	m.shape[0] = 13; /* 104 bytes */
+	hmf_err_clear();
+	assert_int_equal(
+		hmf_node_create_fd(root, "a", &m, src, 0, NULL, 0, NULL),
+		-EINVAL);
+	assert_true(errmsg_has(
+		"the source has 100 bytes after offset 0, the shape needs 104"));
+	assert_int_equal(
+		hmf_node_create_fd(root, "a", &m, src, 200, NULL, 0, NULL),
+		-EINVAL);
+	assert_false(exists_at(fx->dirfd, "a"));
+	/* exactly enough, and a 0-d array */
+	m.shape[0] = 12;
+	assert_int_equal(
+		hmf_node_create_fd(root, "a", &m, src, 4, NULL, 0, NULL), 0);
+	m.ndim = 0;
+	assert_int_equal(
+		hmf_node_create_fd(root, "s", &m, src, 92, NULL, 0, NULL), 0);
+	/* a group has no data */
+	hmf_meta_fini(&m);
+	hmf_meta_init(&m, HMF_KIND_GROUP);
+	assert_int_equal(
+		hmf_node_create_fd(root, "g", &m, src, 0, NULL, 0, NULL),
+		-EINVAL);
+	assert_false(exists_at(fx->dirfd, "g"));
+	/* a source that cannot be read */
+	hmf_meta_fini(&m);
+	hmf_meta_init(&m, HMF_KIND_ARRAY);
+	m.ndim = 1;
+	m.shape[0] = 1;
+	assert_int_equal(
+		hmf_node_create_fd(root, "b", &m, -1, 0, NULL, 0, NULL),
+		-EBADF);
+	assert_false(exists_at(fx->dirfd, "b"));
+	hmf_meta_fini(&m);
+	close(src);
+	assert_int_equal(count_tmp(fx->root), 0);
+	hmf_node_close(root);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 
 int main(void)
@@ -1497,6 +1626,8 @@ int main(void)
 		T(test_node_array_without_data_is_eio),
 		T(test_node_refreshes_changed_metadata),
 		T(test_node_readonly_root_refuses_changes),
+		T(test_node_create_fd_copies_from_offset),
+		T(test_node_create_fd_refuses_short_source),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
