@@ -27,7 +27,7 @@ void fs_report(struct fs_daemon *d, int rc)
 	size_t i;
 	char **v;
 
-	if (rc != -EIO || !msg[0])
+	if ((rc != -EIO && rc != -ENOTSUP) || !msg[0])
 		return;
 	pthread_mutex_lock(&d->log_lock);
 	for (i = 0; i < d->nlogged; i++)
