@@ -87,8 +87,8 @@ void *ingest_alloc(size_t size)
 	/* small ones come from the heap: reused memory, no fresh faults */
 	if (size < INGEST_MAP_MIN)
 		return malloc(size ? size : 1);
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	/* advice only: without huge pages it is an ordinary mapping */
