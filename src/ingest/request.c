@@ -28,6 +28,21 @@ static int dup_str(const cJSON *j, const char *field, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+/* -EINVAL when object @j has a key twice (cJSON keeps both). */
+static int check_unique(const cJSON *j, const char *what)
+{
+	const cJSON *a, *b;
+
+	cJSON_ArrayForEach(a, j)
+	{
+		for (b = a->next; b; b = b->next)
+			if (a->string && b->string &&
+			    strcmp(a->string, b->string) == 0)
+				return bad(what, a->string);
+	}
+	return 0;
+}
+
 static int parse_arrays(const cJSON *j, struct hmf_ingest_request *q)
 {
 	const cJSON *a, *c;
@@ -36,6 +51,8 @@ static int parse_arrays(const cJSON *j, struct hmf_ingest_request *q)
 
 	if (!cJSON_IsObject(j) || !j->child)
 		return bad("\"arrays\" must be a non-empty object", NULL);
+	if (check_unique(j, "an array is named twice") < 0)
+		return -EINVAL;
 	q->arrays = calloc((size_t)cJSON_GetArraySize(j), sizeof(*q->arrays));
 	if (!q->arrays)
 		return -ENOMEM;
@@ -87,6 +104,8 @@ static int parse_dtypes(const cJSON *j, struct hmf_ingest_request *q)
 
 	if (!cJSON_IsObject(j))
 		return bad("\"dtypes\" must be an object", NULL);
+	if (check_unique(j, "a column's dtype is given twice") < 0)
+		return -EINVAL;
 	if (n == 0)
 		return 0;
 	q->dtype_cols = calloc(n, sizeof(*q->dtype_cols));
@@ -112,8 +131,10 @@ static int parse_csv_opts(const cJSON *j, struct hmf_ingest_request *q)
 {
 	const cJSON *e;
 
-	if (!cJSON_IsObject(j))
-		return bad("\"csv\" must be an object", NULL);
+	if (!cJSON_IsObject(j) ||
+	    check_unique(j, "a key of \"csv\" is given twice") < 0)
+		return bad("\"csv\" must be an object with each key once",
+			   NULL);
 	cJSON_ArrayForEach(e, j)
 	{
 		if (strcmp(e->string, "delimiter") == 0) {
@@ -257,8 +278,12 @@ int hmf_ingest_request_parse(const char *text, size_t len,
 	q->delimiter = ',';
 	q->header = true;
 	q->ascending = true;
+	/* each field is taken once: a repeated key is a mistake, not an edit */
+	rc = check_unique(j, "a key is given twice");
 	cJSON_ArrayForEach(e, j)
 	{
+		if (rc < 0)
+			break;
 		rc = parse_field(e, q);
 		if (rc < 0)
 			break;

@@ -800,6 +800,24 @@ int hmf_meta_attr_remove(struct hmf_meta *m, const char *key)
 	return 0;
 }
 
+/*
+ * Parse @len bytes that must be one JSON value and nothing else but white
+ * space (cJSON alone stops after the first value); NULL otherwise.
+ */
+static cJSON *parse_whole(const char *text, size_t len)
+{
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
+
+	while (j && end < text + len && strchr(" \t\r\n", *end) && *end)
+		end++;
+	if (j && end != text + len) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
 static int shape_from_json(const cJSON *j, int *ndim,
 			   uint64_t shape[HMF_MAX_NDIM])
 {
@@ -822,7 +840,7 @@ static int shape_from_json(const cJSON *j, int *ndim,
 int hmf_meta_parse_shape(const char *text, size_t len, int *ndim,
 			 uint64_t shape[HMF_MAX_NDIM])
 {
-	cJSON *j = cJSON_ParseWithLength(text, len);
+	cJSON *j = parse_whole(text, len);
 	int rc;
 
 	if (!j)
@@ -837,7 +855,7 @@ int hmf_meta_parse_layout(const char *text, size_t len, bool *has_dtype,
 			  uint64_t shape[HMF_MAX_NDIM], bool *has_order,
 			  char *order)
 {
-	cJSON *j = cJSON_ParseWithLength(text, len);
+	cJSON *j = parse_whole(text, len);
 	const cJSON *e;
 	int rc = 0;
 

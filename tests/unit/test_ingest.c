@@ -284,6 +284,11 @@ static void test_ingest_request_parse(void **state)
 	BAD("{\"source\":\"/x\",\"arrays\":{\"a\":\"b\"},\"typo\":1}");
 	BAD("{\"source\":\"/x\",\"arrays\":{\"a\":\"b\"},\"dtypes\":{\"b\":\"O\"}}");
 	BAD("{\"source\":\"/x\",\"arrays\":{\"a\":\"b\"},\"dest\":\"/../x\"}");
+	/* repeated keys (found by the request fuzzer: leaks, overflows) */
+	BAD("{\"dest\":\"/\",\"dest\":\"o\"}");
+	BAD("{\"arrays\":{\"a\":\"x\",\"b\":\"x\"},\"arrays\":{\"\":\"x\"}}");
+	BAD("{\"dtypes\":{\"a\":\"i1\"},\"dtypes\":{\"a\":\"i1\"}}");
+	BAD("{\"source\":\"/x\",\"arrays\":{\"a\":\"b\",\"a\":\"c\"}}");
 #undef BAD
 }
 

@@ -682,6 +682,9 @@ static void test_meta_parse_shape_text(void **state)
 		"[1e300]",
 		"[9007199254740992]",
 		"[9007199254740993]",
+		/* bytes after the value (found by the dtype fuzzer) */
+		"[1,2]xyz",
+		"[]1",
 		/* 33 dimensions */
 		("[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
 		 "1,1,1]"),
