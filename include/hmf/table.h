@@ -22,7 +22,7 @@
 
 struct hmf_column {
 	char *name;
-	struct hmf_dtype dtype; /* <i8, <f8, |S<n>, or what "dtypes" asked */
+	struct hmf_dtype dtype; /* <i8, <u8, <f8, |S<n>, or as "dtypes" asked */
 	const unsigned char *data;
 	size_t stride;
 };
@@ -52,7 +52,10 @@ struct hmf_table_opts {
 	bool header;	  /* CSV: the first row names the columns (default
 			    true; without it columns are "0", "1", ...) */
 	unsigned threads; /* 0: online CPUs */
-	/* columns to load (NULL: all); names as in the header */
+	/*
+	 * columns to load (NULL: all), in this order; names as in the header
+	 * (a name given twice gives two columns sharing one array)
+	 */
 	const char *const *want;
 	size_t nwant;
 	/* explicit dtypes for some columns (parallel arrays) */
@@ -76,11 +79,12 @@ void hmf_table_names_free(char **names, size_t count);
 /*
  * Read the CSV at @fd (RFC 4180: quoted fields with embedded delimiters,
  * quotes and newlines; CRLF; empty fields are NaN in float columns) into
- * @out, in parallel chunks. Column types are inferred: int64, else
- * float64, else |S<longest> (or as o->dtypes say). Floats are correctly
- * rounded. Returns 0, -EINVAL (a malformed row or a bad value: the message
- * names its line and column; an unknown wanted column), -EINTR, -ENOMEM,
- * -EIO. Release with hmf_table_fini().
+ * @out, in parallel chunks. Column types are inferred: int64 (uint64 when
+ * a value exceeds int64 and none is negative, as pandas), else float64,
+ * else |S<longest> (or as o->dtypes say: b1, i1-i8, u1-u8, f4, f8 or
+ * S<n>). Floats are correctly rounded. Returns 0, -EINVAL (a malformed
+ * row or a bad value: the message names its line and column; an unknown
+ * wanted column), -EINTR, -ENOMEM, -EIO. Release with hmf_table_fini().
  */
 int hmf_csv_read(int fd, const struct hmf_table_opts *o,
 		 struct hmf_table_progress *p, struct hmf_table *out);

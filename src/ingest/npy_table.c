@@ -33,9 +33,10 @@ static int check_shape(const struct view_src *v, const char *src)
 			       "%s: a table needs a 1-D or 2-D array, not %d-D",
 			       src, v->ndim);
 	if (v->nfields && v->ndim != 1)
-		return hmf_err(-EINVAL,
-			       "%s: a structured array must be 1-D to be a table",
-			       src);
+		return hmf_err(
+			-EINVAL,
+			"%s: a structured array must be 1-D to be a table",
+			src);
 	if (v->dtype->itemsize == 0)
 		return hmf_err(-EINVAL, "%s: items of 0 bytes", src);
 	return 0;
@@ -95,27 +96,24 @@ static int view_table(const struct view_src *v, void *map, size_t maplen,
 	for (i = 0; i < ncols; i++) {
 		struct hmf_column *c = &t.cols[i];
 
+		size_t off;
+
 		j = idx[i];
+		c->dtype = v->nfields ? v->fields[j].dtype : *v->dtype;
+		c->stride = isz;
 		if (v->nfields) {
-			c->dtype = v->fields[j].dtype;
-			c->data = data + v->fields[j].offset;
-			c->stride = isz;
+			off = v->fields[j].offset;
 		} else if (v->ndim == 1) {
-			c->dtype = *v->dtype;
-			c->data = data;
-			c->stride = isz;
+			off = 0;
 		} else if (v->fortran) {
 			/* column j is contiguous, after j whole columns */
-			c->dtype = *v->dtype;
-			c->data = data + j * nrows * isz;
-			c->stride = isz;
+			off = j * (size_t)nrows * isz;
 		} else {
-			c->dtype = *v->dtype;
-			c->data = data + j * isz;
+			off = j * isz;
 			c->stride = (size_t)v->shape[1] * isz;
 		}
-		if (nrows == 0)
-			c->data = NULL;
+		/* no rows: no data (and no mapping) */
+		c->data = data ? data + off : NULL;
 	}
 	t.nrows = nrows;
 	t.owned = map;
@@ -172,11 +170,12 @@ static int raw_read(int fd, uint64_t offset, const struct view_src *v,
 		return hmf_err(-EINVAL, "%s: not a regular file", src);
 	if (offset > (uint64_t)st.st_size ||
 	    nbytes > (uint64_t)st.st_size - offset)
-		return hmf_err(-EINVAL,
-			       "%s: %llu bytes of data expected at offset %llu, the file has %llu",
-			       src, (unsigned long long)nbytes,
-			       (unsigned long long)offset,
-			       (unsigned long long)st.st_size);
+		return hmf_err(
+			-EINVAL,
+			"%s: %llu bytes of data expected at offset %llu, the file has %llu",
+			src, (unsigned long long)nbytes,
+			(unsigned long long)offset,
+			(unsigned long long)st.st_size);
 	moff = offset & ~(uint64_t)(pg - 1);
 	if (nbytes) {
 		maplen = (size_t)(offset - moff + nbytes);
@@ -219,11 +218,16 @@ int hmf_npy_read_table(int fd, const struct hmf_table_opts *o,
 	unsigned char *buf;
 	struct view_src v;
 	struct hmf_npy n;
+	struct stat st;
 	size_t total;
 	ssize_t got;
 	int rc;
 
 	table_source_name(fd, src, sizeof(src));
+	if (fstat(fd, &st) < 0)
+		return hmf_err(-errno, "%s: cannot stat", src);
+	if (!S_ISREG(st.st_mode))
+		return hmf_err(-EINVAL, "%s: not a regular file", src);
 	got = pread(fd, head, sizeof(head), 0);
 	if (got < 0)
 		return hmf_err(-errno, "%s: cannot read", src);

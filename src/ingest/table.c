@@ -166,49 +166,83 @@ static char *suffixed(const char *base, size_t k)
 	return s;
 }
 
+/* Count one more (@d = 1) or one less (-1) @name in the header. */
+static int present_add(struct name_map *m, const char *name, int d)
+{
+	return map_set(m, name, map_get(m, name) + (size_t)d);
+}
+
 int table_mangle_names(char **names, size_t n)
 {
-	struct name_map m = { 0 };
-	size_t i, cur;
+	struct name_map counts = { 0 }, present = { 0 };
+	size_t i, k, cur, *order;
 	char *name;
 	int rc = 0;
 
+	order = malloc((n ? n : 1) * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	/* named columns first, then the unnamed ones, as pandas' C parser */
+	for (i = 0, k = 0; i < n; i++)
+		if (names[i][0] != '\0')
+			order[k++] = i;
 	for (i = 0; i < n; i++) {
-		if (names[i][0] == '\0') {
-			name = malloc(32);
-			if (!name) {
-				rc = -ENOMEM;
-				goto out_free;
-			}
-			snprintf(name, 32, "Unnamed: %zu", i);
-			free(names[i]);
-			names[i] = name;
+		if (names[i][0] != '\0')
+			continue;
+		order[k++] = i;
+		name = malloc(32);
+		if (!name) {
+			rc = -ENOMEM;
+			goto out_free;
 		}
-		/*
-		 * pandas (parsers.pyx, _get_header): while the name is taken,
-		 * bump its count and try "name.<count>", which may itself be
-		 * taken. So "a,a,a.1" gives a, a.2, a.1 there too.
-		 */
-		cur = map_get(&m, names[i]);
+		snprintf(name, 32, "Unnamed: %zu", i);
+		free(names[i]);
+		names[i] = name;
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		rc = present_add(&present, names[i], 1);
+	/*
+	 * pandas (parsers.pyx, _get_header): a name seen before becomes
+	 * "name.<count>", skipping any that the header holds at that time,
+	 * so "a,a,a.1" gives a, a.2, a.1.
+	 */
+	for (k = 0; k < n && rc == 0; k++) {
+		const char *old = names[order[k]];
+
+		cur = map_get(&counts, old);
+		name = NULL;
 		while (cur > 0) {
-			rc = map_set(&m, names[i], cur + 1);
+			rc = map_set(&counts, old, cur + 1);
 			if (rc < 0)
 				goto out_free;
-			name = suffixed(names[i], cur);
+			free(name);
+			name = suffixed(old, cur);
 			if (!name) {
 				rc = -ENOMEM;
 				goto out_free;
 			}
-			free(names[i]);
-			names[i] = name;
-			cur = map_get(&m, names[i]);
+			if (map_get(&present, name) > 0)
+				cur++;
+			else
+				cur = map_get(&counts, name);
 		}
-		rc = map_set(&m, names[i], cur + 1);
-		if (rc < 0)
-			goto out_free;
+		if (name) {
+			rc = present_add(&present, old, -1);
+			if (rc == 0)
+				rc = present_add(&present, name, 1);
+			if (rc < 0) {
+				free(name);
+				goto out_free;
+			}
+			free(names[order[k]]);
+			names[order[k]] = name;
+		}
+		rc = map_set(&counts, names[order[k]], cur + 1);
 	}
 out_free:
-	map_free(&m);
+	map_free(&counts);
+	map_free(&present);
+	free(order);
 	return rc;
 }
 
@@ -231,8 +265,8 @@ int table_resolve(char *const *names, size_t n, const struct hmf_table_opts *o,
 				break;
 		if (j == n) {
 			free(v);
-			return hmf_err(-EINVAL, "%s: no column named '%s'",
-				       src, o->want[i]);
+			return hmf_err(-EINVAL, "%s: no column named '%s'", src,
+				       o->want[i]);
 		}
 		v[i] = j;
 	}
