@@ -412,14 +412,15 @@ static size_t pick_victims(struct fs_daemon *d, struct victim *v, size_t max)
 {
 	struct fs_inode *in;
 	size_t n = 0;
+	bool busy;
 
 	for (in = d->lru.lru_prev; in != &d->lru && n < max;
 	     in = in->lru_prev) {
-		/*
-		 * Open files stay (read without in->lock: a wrong guess only
-		 * drops a cached entry that the kernel then looks up again).
-		 */
-		if (!in->name || in->opens > 0)
+		/* open files stay (d->lock before in->lock: the lock order) */
+		pthread_mutex_lock(&in->lock);
+		busy = in->opens > 0;
+		pthread_mutex_unlock(&in->lock);
+		if (!in->name || busy)
 			continue;
 		v[n].parent = in->parent;
 		v[n].name = strdup(in->name);
