@@ -305,27 +305,6 @@ static void ctl_write(fuse_req_t req, struct ctl_file *f, const char *data,
 	fuse_reply_write(req, size);
 }
 
-static void waiter_interrupted(fuse_req_t req, void *arg)
-{
-	struct fs_job *j = arg;
-	struct fs_daemon *d = j->d;
-	struct waiter **p, *w = NULL;
-
-	pthread_mutex_lock(&d->jobs_lock);
-	for (p = &j->waiters; *p; p = &(*p)->next)
-		if ((*p)->req == req) {
-			w = *p;
-			*p = w->next;
-			break;
-		}
-	pthread_mutex_unlock(&d->jobs_lock);
-	/* whoever takes it off the list replies to it */
-	if (w) {
-		fuse_reply_err(req, EINTR);
-		free(w);
-	}
-}
-
 static struct fs_job *job_by_ino_locked(struct fs_daemon *d, fuse_ino_t ino)
 {
 	struct fs_job *j;
@@ -409,8 +388,13 @@ static void ctl_read(fuse_req_t req, struct ctl_file *f, size_t size, off_t off,
 			w->off = off;
 			w->next = j->waiters;
 			j->waiters = w;
+			/*
+			 * No interrupt callback: the job may answer @req (and
+			 * libfuse free it) as soon as the lock is dropped, so
+			 * registering one afterwards would race (TSan). The
+			 * read waits for the job; the job stops at unmount.
+			 */
 			pthread_mutex_unlock(&d->jobs_lock);
-			fuse_req_interrupt_func(req, waiter_interrupted, j);
 			return;
 		}
 		text = status_locked(j);
