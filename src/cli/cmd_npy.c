@@ -73,27 +73,6 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* True when @m's stored NPY header still describes @m exactly. */
-static bool stored_header_fits(const struct hmf_meta *m)
-{
-	struct hmf_npy h;
-	bool ok;
-
-	if (!m->npy_header)
-		return false;
-	if (hmf_npy_parse(m->npy_header, m->npy_header_len, &h) < 0) {
-		hmf_err_clear();
-		return false;
-	}
-	ok = h.header_len == m->npy_header_len &&
-	     hmf_dtype_equal(&h.dtype, &m->dtype) &&
-	     h.fortran_order == (m->order == 'F') && h.ndim == m->ndim &&
-	     memcmp(h.shape, m->shape, sizeof(h.shape[0]) * (size_t)h.ndim) ==
-		     0;
-	hmf_npy_fini(&h);
-	return ok;
-}
-
 /* Write the header for @m, then @size bytes of @dfd, to @out. */
 static int write_npy(int out, const struct hmf_meta *m, int dfd, uint64_t size)
 {
@@ -101,15 +80,11 @@ static int write_npy(int out, const struct hmf_meta *m, int dfd, uint64_t size)
 	size_t hlen;
 	int rc;
 
-	if (stored_header_fits(m)) {
-		rc = write_all(out, m->npy_header, m->npy_header_len);
-	} else {
-		rc = hmf_npy_format(&m->dtype, m->order == 'F', m->ndim,
-				    m->shape, &hdr, &hlen);
-		if (rc == 0)
-			rc = write_all(out, hdr, hlen);
-		free(hdr);
-	}
+	/* the same header the mount's NPY view shows */
+	rc = hmf_npy_header_for(m, &hdr, &hlen);
+	if (rc == 0)
+		rc = write_all(out, hdr, hlen);
+	free(hdr);
 	if (rc == 0)
 		rc = cli_copy(out, dfd, 0, size);
 	return rc;

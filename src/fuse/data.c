@@ -6,6 +6,12 @@
  * Writes go to the same page cache with pwrite(), not through the
  * mapping: a store into a shared mapping on a full disk is a SIGBUS that
  * would kill the daemon, while pwrite() reports ENOSPC to the caller.
+ *
+ * An array named *.npy is shown as an NPY file (DESIGN section 4): the
+ * header that libhmf gives (hmf_node_npy_header) and then the data, so
+ * offsets below the header's length are the header's. A new or truncated
+ * one collects its first bytes until the header is complete, then hands
+ * it to hmf_node_set_npy; everything after it is data.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,12 +19,60 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
 
 /* Map at least 64 MiB at a time so that appends rarely remap. */
 #define MAP_STEP (64ul << 20)
+/*
+ * How long a write past the part of an NPY header received so far waits
+ * for the rest (parallel in-order writes); then it fails with EINVAL.
+ */
+#define NPY_WAIT_SEC 2
+
+bool fs_npy(struct fs_inode *in)
+{
+	bool npy;
+
+	pthread_mutex_lock(&in->lock);
+	npy = in->npy;
+	pthread_mutex_unlock(&in->lock);
+	return npy;
+}
+
+int fs_npy_header(struct fs_inode *in, char **hdr, size_t *len)
+{
+	char *copy;
+	int rc;
+
+	rc = hmf_node_npy_header(in->node, hdr, len);
+	pthread_mutex_lock(&in->lock);
+	if (rc == 0 && (*len != in->npy_hdr_len ||
+			(*len && memcmp(*hdr, in->npy_hdr, *len) != 0))) {
+		copy = *len ? malloc(*len) : NULL;
+		if (copy || !*len) {
+			if (copy)
+				memcpy(copy, *hdr, *len);
+			free(in->npy_hdr);
+			in->npy_hdr = copy;
+			in->npy_hdr_len = *len;
+		}
+	} else if ((rc == -ENOENT || rc == -EIO) && in->datafd >= 0) {
+		/* removed or replaced: the inode reads as it did */
+		*hdr = NULL;
+		*len = in->npy_hdr_len;
+		rc = 0;
+		if (*len && !(*hdr = malloc(*len)))
+			rc = -ENOMEM;
+		else if (*len)
+			memcpy(*hdr, in->npy_hdr, *len);
+	}
+	pthread_mutex_unlock(&in->lock);
+	return rc;
+}
 
 /*
  * The node of @in was replaced by a rename through this mount after the
@@ -51,6 +105,7 @@ int fs_file_open(struct fs_daemon *d, struct fs_inode *in, int flags,
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
+	f->npy = fs_npy(in);
 	/*
 	 * The daemon reads the pages a writer's handle needs too, and
 	 * writes at explicit offsets: no O_APPEND, no O_DIRECT (the data
@@ -67,13 +122,24 @@ int fs_file_open(struct fs_daemon *d, struct fs_inode *in, int flags,
 		free(f);
 		return rc;
 	}
-	if ((flags & O_TRUNC) && acc != O_RDONLY) {
+	if ((flags & O_TRUNC) && acc != O_RDONLY && f->npy) {
+		/*
+		 * Not yet: the old array stays until a valid header has
+		 * arrived (or the file is closed without one).
+		 */
+		f->trunc = true;
+		f->state = FS_NPY_PENDING;
+	} else if ((flags & O_TRUNC) && acc != O_RDONLY) {
 		rc = hmf_node_resize(in->node, 0);
 		if (rc < 0) {
 			close(f->fd);
 			free(f);
 			return rc;
 		}
+	}
+	if (f->npy) {
+		pthread_mutex_init(&f->lock, NULL);
+		pthread_cond_init(&f->cond, NULL);
 	}
 	if (fstat(f->fd, &st) == 0) {
 		pthread_mutex_lock(&in->lock);
@@ -84,6 +150,10 @@ int fs_file_open(struct fs_daemon *d, struct fs_inode *in, int flags,
 			(st.st_size == in->cached_size &&
 			 st.st_mtim.tv_sec == in->cached_mtime.tv_sec &&
 			 st.st_mtim.tv_nsec == in->cached_mtime.tv_nsec);
+		/* renamed between the NPY and the raw view */
+		if (in->view_changed)
+			fi->keep_cache = 0;
+		in->view_changed = false;
 		in->cached_size = st.st_size;
 		in->cached_mtime = st.st_mtim;
 		in->opens++;
@@ -164,17 +234,111 @@ static struct fs_map *map_get(struct fs_inode *in, int fd, uint64_t end,
 	return m;
 }
 
+/*
+ * A reference to a mapping of @in's data with [@off, @off + @size) in
+ * it, populated, or NULL (then *rc says why).
+ */
+static struct fs_map *map_range(struct fs_inode *in, int fd, off_t off,
+				size_t size, int *rc)
+{
+	struct fs_map *m = map_get(in, fd, (uint64_t)off + size, rc);
+
+	/*
+	 * Map the pages in one call: a page fault per 64 KiB costs more
+	 * here than the copy itself (DESIGN section 8).
+	 */
+	if (m)
+		madvise((char *)m->addr + (off & ~(off_t)4095),
+			size + (size_t)(off & 4095), MADV_POPULATE_READ);
+	return m;
+}
+
+/* Reply with @size bytes of data at @off (all inside the file). */
+static void reply_data(fuse_req_t req, struct fs_daemon *d, struct fs_inode *in,
+		       struct fs_file *f, size_t size, off_t off)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	struct fs_map *m;
+	int rc;
+
+	if (d->opt.read_splice) {
+		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		buf.buf[0].fd = f->fd;
+		buf.buf[0].pos = off;
+		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+		return;
+	}
+	m = map_range(in, f->fd, off, size, &rc);
+	if (!m) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	buf.buf[0].mem = (char *)m->addr + off;
+	fuse_reply_data(req, &buf, FUSE_BUF_NO_SPLICE);
+	fs_map_put(m);
+}
+
+/* A read of the NPY view: header bytes below its length, then data. */
+static void npy_read(fuse_req_t req, struct fs_daemon *d, struct fs_inode *in,
+		     struct fs_file *f, size_t size, off_t off)
+{
+	struct fs_map *m = NULL;
+	struct iovec iov[2];
+	size_t hlen, part;
+	char *hdr = NULL;
+	struct stat st;
+	int rc;
+
+	rc = fs_npy_header(in, &hdr, &hlen);
+	if (rc == 0 && fstat(f->fd, &st) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		free(hdr);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if ((uint64_t)off >= hlen + (uint64_t)st.st_size) {
+		fuse_reply_buf(req, NULL, 0);
+		goto out_free;
+	}
+	if ((uint64_t)off + size > hlen + (uint64_t)st.st_size)
+		size = (size_t)(hlen + (uint64_t)st.st_size - (uint64_t)off);
+	atomic_fetch_add(&d->bytes_read, size);
+	if ((uint64_t)off >= hlen) {
+		reply_data(req, d, in, f, size, off - (off_t)hlen);
+		goto out_free;
+	}
+	/* the header's part, then the data's from the mapping: no copy */
+	part = hlen - (size_t)off < size ? hlen - (size_t)off : size;
+	iov[0].iov_base = hdr + off;
+	iov[0].iov_len = part;
+	if (size > part) {
+		m = map_range(in, f->fd, 0, size - part, &rc);
+		if (!m) {
+			fuse_reply_err(req, -rc);
+			goto out_free;
+		}
+		iov[1].iov_base = m->addr;
+		iov[1].iov_len = size - part;
+	}
+	fuse_reply_iov(req, iov, size > part ? 2 : 1);
+	fs_map_put(m);
+out_free:
+	free(hdr);
+}
+
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
 	struct fs_daemon *d = fuse_req_userdata(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
-	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-	struct fs_map *m;
 	struct stat st;
-	int rc;
 
 	atomic_fetch_add(&d->ops, 1);
+	if (f->npy) {
+		npy_read(req, d, fs_inode_get(d, ino), f, size, off);
+		return;
+	}
 	if (fstat(f->fd, &st) < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -186,28 +350,216 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if ((uint64_t)off + size > (uint64_t)st.st_size)
 		size = (size_t)(st.st_size - off);
 	atomic_fetch_add(&d->bytes_read, size);
-	buf.buf[0].size = size;
-	if (d->opt.read_splice) {
-		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		buf.buf[0].fd = f->fd;
-		buf.buf[0].pos = off;
-		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
-		return;
-	}
-	m = map_get(fs_inode_get(d, ino), f->fd, (uint64_t)off + size, &rc);
-	if (!m) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	buf.buf[0].mem = (char *)m->addr + off;
+	reply_data(req, d, fs_inode_get(d, ino), f, size, off);
+}
+
+/* Copy the next @len bytes of @in (it advances) to memory at @dst. */
+static ssize_t take(struct fuse_bufvec *in, void *dst, size_t len)
+{
+	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
+
+	mem.buf[0].mem = dst;
+	return fuse_buf_copy(&mem, in, 0);
+}
+
+/* Write the next @len bytes of @in (it advances) to the data at @pos. */
+static ssize_t put(struct fs_file *f, struct fuse_bufvec *in, size_t len,
+		   off_t pos)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(len);
+
+	if (len == 0)
+		return 0;
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = f->fd;
+	out.buf[0].pos = pos;
+	return fuse_buf_copy(&out, in, 0);
+}
+
+/*
+ * The header of @f was refused (f->lock held): its writes fail from now
+ * on, and no array is left behind: a file this open created goes, an
+ * existing one keeps its old content (O_TRUNC waited for the header).
+ */
+static int refuse(struct fs_daemon *d, struct fs_inode *in, struct fs_file *f,
+		  int rc)
+{
+	hmf_log(HMF_LOG_INFO, "NPY file refused: %s", hmf_errmsg());
+	f->state = FS_NPY_FAILED;
+	free(f->head);
+	f->head = NULL;
+	f->head_len = f->head_total = 0;
+	pthread_cond_broadcast(&f->cond);
+	if (f->created)
+		fs_inode_remove(d, in);
 	/*
-	 * Map the pages in one call: a page fault per 64 KiB costs more
-	 * here than the copy itself (DESIGN section 8).
+	 * The kernel took the size for 0 at the O_TRUNC open: it must ask
+	 * again (attributes only, -1: that takes no lock in the kernel).
 	 */
-	madvise((char *)m->addr + (off & ~(off_t)4095),
-		size + (size_t)(off & 4095), MADV_POPULATE_READ);
-	fuse_reply_data(req, &buf, FUSE_BUF_NO_SPLICE);
-	fs_map_put(m);
+	if (f->trunc)
+		fuse_lowlevel_notify_inval_inode(d->se, fs_inode_id(d, in), -1,
+						 0);
+	return rc;
+}
+
+/*
+ * A write while the header is coming (f->lock held, @off within what has
+ * arrived): its bytes join f->head until the header is complete; then
+ * libhmf applies it and the rest goes to the data. Returns the number of
+ * bytes taken or -errno.
+ */
+static ssize_t write_head(struct fs_daemon *d, struct fs_inode *in,
+			  struct fs_file *f, struct fuse_bufvec *buf,
+			  size_t size, off_t off)
+{
+	size_t cap, k, total;
+	ssize_t n, rest;
+	char *p;
+	int rc;
+
+	cap = f->head_total ? f->head_total : HMF_NPY_HEADER_MAX;
+	k = cap - (size_t)off < size ? cap - (size_t)off : size;
+	if (k == 0)
+		return 0;
+	if ((size_t)off + k > f->head_len) {
+		p = realloc(f->head, (size_t)off + k);
+		if (!p)
+			return -ENOMEM;
+		f->head = p;
+	}
+	n = take(buf, f->head + off, k);
+	if (n <= 0)
+		return n;
+	k = (size_t)n;
+	if ((size_t)off + k > f->head_len)
+		f->head_len = (size_t)off + k;
+	if (!f->head_total) {
+		rc = hmf_npy_header_len(f->head, f->head_len, &total);
+		if (rc == -EAGAIN)
+			return (ssize_t)k;
+		if (rc < 0)
+			return refuse(d, in, f, rc);
+		f->head_total = total;
+	}
+	total = f->head_total;
+	if (f->head_len < total)
+		return (ssize_t)k;
+	rc = hmf_node_set_npy(in->node, f->head, total,
+			      f->trunc ? HMF_NPY_DISCARD : 0);
+	if (rc < 0)
+		return refuse(d, in, f, rc);
+	/* the bytes that came with the header are the data's first */
+	if (f->head_len > total) {
+		n = pwrite(f->fd, f->head + total, f->head_len - total, 0);
+		if (n < 0)
+			rc = -errno;
+		else if ((size_t)n < f->head_len - total)
+			rc = -ENOSPC; /* a short write to a regular file */
+	}
+	f->trunc = false;
+	f->state = FS_NPY_READY;
+	free(f->head);
+	f->head = NULL;
+	f->head_len = f->head_total = 0;
+	pthread_cond_broadcast(&f->cond);
+	if (rc < 0)
+		return rc;
+	rest = put(f, buf, size - k, (off_t)((size_t)off + k - total));
+	return rest < 0 ? (ssize_t)k : (ssize_t)(k + (size_t)rest);
+}
+
+/*
+ * A write once the header @hdr (@hlen bytes) is there: past it, data;
+ * into it, the header must stay a valid one of the same length (a tool
+ * that appends rows rewrites the shape in place), else EINVAL.
+ */
+static ssize_t write_ready(struct fs_inode *in, struct fs_file *f,
+			   struct fuse_bufvec *buf, size_t size, off_t off,
+			   const char *hdr, size_t hlen)
+{
+	ssize_t n, rest;
+	char *copy;
+	size_t k;
+	int rc;
+
+	if ((uint64_t)off >= hlen)
+		return put(f, buf, size, off - (off_t)hlen);
+	k = hlen - (size_t)off < size ? hlen - (size_t)off : size;
+	copy = malloc(hlen);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, hdr, hlen);
+	n = take(buf, copy + off, k);
+	if (n >= 0 && memcmp(copy, hdr, hlen) != 0) {
+		rc = hmf_node_set_npy(in->node, copy, hlen, 0);
+		if (rc < 0) {
+			hmf_log(HMF_LOG_INFO, "NPY header not rewritten: %s",
+				hmf_errmsg());
+			n = rc;
+		}
+	}
+	free(copy);
+	if (n < 0)
+		return n;
+	rest = put(f, buf, size - k, 0);
+	return rest < 0 ? (ssize_t)k : (ssize_t)(k + (size_t)rest);
+}
+
+static ssize_t npy_write(struct fs_daemon *d, struct fs_inode *in,
+			 struct fs_file *f, struct fuse_bufvec *buf, off_t off)
+{
+	size_t size = fuse_buf_size(buf), hlen;
+	struct timespec until = { 0, 0 };
+	char *hdr = NULL;
+	ssize_t n;
+	int rc;
+
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		if (f->state == FS_NPY_READY) {
+			/* an empty file: what comes first must be a header */
+			rc = fs_npy_header(in, &hdr, &hlen);
+			if (rc == 0 && hlen == 0) {
+				f->state = FS_NPY_PENDING;
+			} else {
+				pthread_mutex_unlock(&f->lock);
+				n = rc < 0 ? rc
+					   : write_ready(in, f, buf, size, off,
+							 hdr, hlen);
+				free(hdr);
+				return n;
+			}
+		}
+		if (f->state == FS_NPY_FAILED) {
+			pthread_mutex_unlock(&f->lock);
+			return -EINVAL;
+		}
+		if ((uint64_t)off <= f->head_len)
+			break;
+		/*
+		 * Past what has arrived: a later request of an in-order
+		 * stream that another thread took first. Wait for the
+		 * header; a writer that starts elsewhere gets EINVAL. (With
+		 * one thread, nobody else could bring the header.)
+		 */
+		if (!until.tv_sec) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += NPY_WAIT_SEC;
+		}
+		rc = d->singlethread ? ETIMEDOUT
+				     : pthread_cond_timedwait(&f->cond,
+							      &f->lock, &until);
+		if (rc == ETIMEDOUT) {
+			pthread_mutex_unlock(&f->lock);
+			hmf_log(HMF_LOG_INFO,
+				"NPY file: a write at %lld before its header",
+				(long long)off);
+			return -EINVAL;
+		}
+	}
+	n = write_head(d, in, f, buf, size, off);
+	pthread_mutex_unlock(&f->lock);
+	return n;
 }
 
 void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
@@ -215,15 +567,13 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 {
 	struct fs_daemon *d = fuse_req_userdata(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
-	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 	ssize_t n;
 
-	(void)ino;
 	atomic_fetch_add(&d->ops, 1);
-	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = f->fd;
-	out.buf[0].pos = off;
-	n = fuse_buf_copy(&out, in, 0);
+	if (f->npy)
+		n = npy_write(d, fs_inode_get(d, ino), f, in, off);
+	else
+		n = put(f, in, fuse_buf_size(in), off);
 	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
 		return;
@@ -233,11 +583,42 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	fuse_reply_write(req, (size_t)n);
 }
 
+/*
+ * Closing an NPY view: a header left incomplete is refused (close fails
+ * with EINVAL). At the @last close, an O_TRUNC open that wrote nothing
+ * empties the file (not at a flush: a shell's "> x.npy" opens, dup2()s
+ * and closes the first descriptor before it writes).
+ */
+static int npy_close(struct fs_daemon *d, struct fs_inode *in,
+		     struct fs_file *f, bool last)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->state == FS_NPY_PENDING && f->head_len > 0) {
+		rc = refuse(
+			d, in, f,
+			hmf_err(-EINVAL,
+				"the file ends inside its NPY header (%zu bytes)",
+				f->head_len));
+	} else if (last && f->state == FS_NPY_PENDING && f->trunc) {
+		rc = hmf_node_set_npy(in->node, NULL, 0, HMF_NPY_DISCARD);
+		if (rc == 0)
+			f->trunc = false;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
 void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
+	struct fs_daemon *d = fuse_req_userdata(req);
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	int rc = 0;
+
+	if (f->npy)
+		rc = npy_close(d, fs_inode_get(d, ino), f, false);
+	fuse_reply_err(req, -rc);
 }
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -248,7 +629,10 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat st;
 	int rc;
 
-	if (f->written) {
+	if (f->npy)
+		npy_close(d, in, f, true);
+	/* (a refused new file is gone already) */
+	if (f->written && !(f->npy && f->state == FS_NPY_FAILED)) {
 		rc = hmf_node_sync_shape(in->node);
 		if (rc < 0)
 			hmf_log(HMF_LOG_WARNING, "cannot update the shape: %s",
@@ -266,6 +650,11 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	in->opens--;
 	pthread_mutex_unlock(&in->lock);
 	close(f->fd);
+	if (f->npy) {
+		free(f->head);
+		pthread_cond_destroy(&f->cond);
+		pthread_mutex_destroy(&f->lock);
+	}
 	free(f);
 	fuse_reply_err(req, 0);
 }
@@ -289,10 +678,25 @@ void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 {
 	struct fs_daemon *d = fuse_req_userdata(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	char *hdr = NULL;
+	size_t hlen = 0;
 	int rc = 0;
 
 	atomic_fetch_add(&d->ops, 1);
-	if (fallocate(f->fd, mode, off, len) < 0)
+	/* an NPY view's offsets count its header, which is not data */
+	if (f->npy)
+		rc = fs_npy_header(fs_inode_get(d, ino), &hdr, &hlen);
+	free(hdr);
+	if (rc == 0 && f->npy && hlen == 0 && !(mode & FALLOC_FL_KEEP_SIZE))
+		rc = -EINVAL; /* the header must come first */
+	if (rc == 0 && (uint64_t)off < hlen) {
+		if (mode & ~FALLOC_FL_KEEP_SIZE)
+			rc = -EINVAL;
+		len -= (off_t)hlen - off < len ? (off_t)hlen - off : len;
+		off = (off_t)hlen;
+	}
+	off -= (off_t)hlen;
+	if (rc == 0 && len > 0 && fallocate(f->fd, mode, off, len) < 0)
 		rc = -errno;
 	if (rc == 0)
 		rc = hmf_node_sync_shape(fs_inode_get(d, ino)->node);

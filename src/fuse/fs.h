@@ -5,6 +5,7 @@
  * requests into libhmf calls; no format logic lives here.
  *
  * Lock order: fs_daemon.lock before fs_inode.lock; never the reverse.
+ * fs_file.lock (an NPY view's header phase) comes before both.
  */
 #ifndef HMF_FUSE_FS_H
 #define HMF_FUSE_FS_H
@@ -70,11 +71,21 @@ struct fs_inode {
 	struct timespec cached_mtime; /* data mtime/size at the last open, */
 	off_t cached_size;	      /* for keep_cache */
 	unsigned opens;
+	/*
+	 * The NPY view (hmf_npy_name of the name it was last found or
+	 * renamed under): reads show a header before the data.
+	 */
+	bool npy;
+	bool view_changed; /* npy flipped: the kernel's pages are stale */
+	char *npy_hdr;	   /* the header last shown, for after a removal */
+	size_t npy_hdr_len;
 };
 
 struct fs_daemon {
 	struct fs_options opt;
 	bool is_root; /* the daemon runs as root: new nodes get owners */
+	/* -s: requests are handled one at a time (immutable) */
+	bool singlethread;
 	struct hmf_root *root;
 	struct fuse_session *se;
 	struct fs_inode root_inode;
@@ -115,10 +126,27 @@ struct fs_daemon {
 	struct timespec started;  /* mount time: the control files' times */
 };
 
+/* Where an open NPY view stands with its header (data.c). */
+enum fs_npy_state {
+	FS_NPY_READY,	/* the header is there: offsets past it are data */
+	FS_NPY_PENDING, /* new, truncated or empty: the header comes first */
+	FS_NPY_FAILED,	/* its header was refused: writes fail */
+};
+
 /* An open array (fi->fh). */
 struct fs_file {
-	int fd;	      /* data, opened with the caller's access mode */
-	bool written; /* size may have changed: re-derive the shape */
+	int fd; /* data, opened with the caller's access mode */
+	/* size may have changed: re-derive the shape (writes run at once) */
+	atomic_bool written;
+	bool npy; /* the NPY view (fs_inode.npy at open); immutable */
+	/* npy only: serialises the writes of the header phase */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	 /* with lock: the state changed */
+	enum fs_npy_state state; /* protected by lock */
+	bool trunc;   /* O_TRUNC: the old data goes when the header comes */
+	bool created; /* made by this create: removed if the header is bad */
+	char *head;   /* the header's bytes so far (PENDING); lock */
+	size_t head_len, head_total; /* received; expected (0: unknown) */
 };
 
 /* An open group (fi->fh): a snapshot of its children. */
@@ -154,6 +182,17 @@ void fs_inode_forget(struct fs_daemon *d, struct fs_inode *in, uint64_t n);
 void fs_inode_preserve(struct fs_daemon *d, int dirfd, const char *name);
 /* Drop the node from the name table (it was removed or replaced). */
 void fs_inode_unhash(struct fs_daemon *d, struct fs_inode *in);
+/*
+ * After a rename put array @name into directory @dirfd: its inode takes
+ * the view of its new name (NPY or raw) and the kernel re-reads its
+ * attributes when that changed.
+ */
+void fs_inode_renamed(struct fs_daemon *d, int dirfd, const char *name);
+/*
+ * Remove the array of @in from where the kernel last found it, if that
+ * name still holds it (a new NPY file whose header was refused).
+ */
+int fs_inode_remove(struct fs_daemon *d, struct fs_inode *in);
 void fs_map_put(struct fs_map *m);
 
 /* ops.c */
@@ -192,6 +231,14 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 /* Start using @fi as an open file of @in (after open or create). */
 int fs_file_open(struct fs_daemon *d, struct fs_inode *in, int flags,
 		 struct fuse_file_info *fi);
+/* True when @in shows the NPY view. */
+bool fs_npy(struct fs_inode *in);
+/*
+ * The header that @in's NPY view shows (hmf_node_npy_header), or the one
+ * it showed last when its node was removed or replaced meanwhile. *@hdr
+ * is malloc'ed, NULL when there is none (a new file: empty).
+ */
+int fs_npy_header(struct fs_inode *in, char **hdr, size_t *len);
 
 /* xattr.c */
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

@@ -104,6 +104,7 @@ static void inode_free(struct fs_inode *in)
 	hmf_node_close(in->node);
 	pthread_mutex_destroy(&in->lock);
 	free(in->name);
+	free(in->npy_hdr);
 	free(in);
 }
 
@@ -264,8 +265,9 @@ int fs_inode_enter(struct fs_daemon *d, fuse_ino_t parent, const char *name,
 {
 	struct fs_inode *in, *fresh, *dead = NULL;
 	struct fs_inode *pin = fs_inode_get(d, parent);
-	char *copy;
-	size_t b;
+	bool npy = !hmf_node_is_group(node) && hmf_npy_name(name);
+	char *copy, *hdr;
+	size_t b, hlen;
 	int rc;
 
 	memset(e, 0, sizeof(*e));
@@ -284,6 +286,7 @@ int fs_inode_enter(struct fs_daemon *d, fuse_ino_t parent, const char *name,
 		return -ENOMEM;
 	}
 	inode_setup(fresh, node, &e->attr);
+	fresh->npy = npy;
 
 	pthread_mutex_lock(&d->lock);
 	b = bucket_of(d, fresh->dev, fresh->ino);
@@ -302,6 +305,12 @@ int fs_inode_enter(struct fs_daemon *d, fuse_ino_t parent, const char *name,
 			if (in->nlookup++ == 0)
 				d->count++;
 			set_name_locked(d, in, pin, copy, &dead);
+			/* the view follows the name (renamed elsewhere) */
+			pthread_mutex_lock(&in->lock);
+			if (in->npy != npy)
+				in->view_changed = true;
+			in->npy = npy;
+			pthread_mutex_unlock(&in->lock);
 			lru_push(d, in);
 			pthread_mutex_unlock(&d->lock);
 			inode_free(fresh);
@@ -328,6 +337,11 @@ int fs_inode_enter(struct fs_daemon *d, fuse_ino_t parent, const char *name,
 	free_dead(dead);
 	in = fresh;
 out_reply:
+	/* the NPY view counts its header too */
+	if (npy && fs_npy_header(in, &hdr, &hlen) == 0) {
+		e->attr.st_size += (off_t)hlen;
+		free(hdr);
+	}
 	e->ino = fs_inode_id(d, in);
 	e->generation = 1;
 	e->attr_timeout = d->opt.timeout;
@@ -371,6 +385,90 @@ void fs_inode_preserve(struct fs_daemon *d, int dirfd, const char *name)
 	release_locked(d, in, &dead);
 	pthread_mutex_unlock(&d->lock);
 	free_dead(dead);
+}
+
+/* The inode of the array @name in @dirfd, pinned (kids + 1), or NULL. */
+static struct fs_inode *find_pinned(struct fs_daemon *d, int dirfd,
+				    const char *name)
+{
+	char sub[HMF_NAME_MAX + 8];
+	struct fs_inode *in;
+	struct stat st;
+
+	snprintf(sub, sizeof(sub), "%s/" HMF_DATA_FILE, name);
+	if (fstatat(dirfd, sub, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return NULL;
+	pthread_mutex_lock(&d->lock);
+	for (in = d->buckets[bucket_of(d, st.st_dev, st.st_ino)]; in;
+	     in = in->next)
+		if (in->ino == st.st_ino && in->dev == st.st_dev)
+			break;
+	if (in)
+		in->kids++;
+	pthread_mutex_unlock(&d->lock);
+	return in;
+}
+
+static void unpin(struct fs_daemon *d, struct fs_inode *in)
+{
+	struct fs_inode *dead = NULL;
+
+	pthread_mutex_lock(&d->lock);
+	in->kids--;
+	release_locked(d, in, &dead);
+	pthread_mutex_unlock(&d->lock);
+	free_dead(dead);
+}
+
+void fs_inode_renamed(struct fs_daemon *d, int dirfd, const char *name)
+{
+	struct fs_inode *in = find_pinned(d, dirfd, name);
+	bool npy = hmf_npy_name(name), flipped;
+
+	if (!in)
+		return; /* the kernel holds no inode of it */
+	pthread_mutex_lock(&in->lock);
+	flipped = in->npy != npy;
+	in->npy = npy;
+	if (flipped)
+		in->view_changed = true;
+	pthread_mutex_unlock(&in->lock);
+	/*
+	 * Its size changed: attributes only (-1), which takes no lock in the
+	 * kernel; the pages go at the next open (view_changed) or when the
+	 * kernel sees the new size.
+	 */
+	if (flipped)
+		fuse_lowlevel_notify_inval_inode(d->se, fs_inode_id(d, in), -1,
+						 0);
+	unpin(d, in);
+}
+
+int fs_inode_remove(struct fs_daemon *d, struct fs_inode *in)
+{
+	char sub[HMF_NAME_MAX + 8];
+	struct fs_inode *p;
+	struct stat st;
+	char *name;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&d->lock);
+	p = in->parent;
+	name = p && in->name ? strdup(in->name) : NULL;
+	if (name)
+		p->kids++; /* pinned while we remove without the lock */
+	pthread_mutex_unlock(&d->lock);
+	if (!name)
+		return -ENOENT;
+	/* only if that name still holds this very array */
+	snprintf(sub, sizeof(sub), "%s/" HMF_DATA_FILE, name);
+	if (fstatat(hmf_node_fd(p->node), sub, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_dev == in->dev && st.st_ino == in->ino)
+		rc = hmf_node_remove(p->node, name, HMF_RM_ARRAY);
+	unpin(d, p);
+	free(name);
+	return rc;
 }
 
 void fs_inode_unhash(struct fs_daemon *d, struct fs_inode *in)

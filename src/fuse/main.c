@@ -228,6 +228,7 @@ static int run(struct fs_daemon *d, struct fuse_args *args,
 	if (fs_evictor_start(d) < 0)
 		hmf_log(HMF_LOG_WARNING,
 			"no evictor thread: the number of inodes is bounded by the fd limit");
+	d->singlethread = cmd->singlethread;
 	if (cmd->singlethread) {
 		rc = fuse_session_loop(d->se);
 	} else {

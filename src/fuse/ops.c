@@ -54,6 +54,8 @@ static void reply_err(fuse_req_t req, int rc)
 
 int fs_stat(struct fs_daemon *d, struct fs_inode *in, struct stat *st)
 {
+	char *hdr = NULL;
+	size_t len;
 	int rc;
 
 	(void)d;
@@ -70,6 +72,13 @@ int fs_stat(struct fs_daemon *d, struct fs_inode *in, struct stat *st)
 	 * of the largest size FUSE carries instead of eight */
 	if (rc == 0 && S_ISREG(st->st_mode))
 		st->st_blksize = FS_IO_SIZE;
+	/* the NPY view: header, then data */
+	if (rc == 0 && S_ISREG(st->st_mode) && fs_npy(in)) {
+		rc = fs_npy_header(in, &hdr, &len);
+		if (rc == 0)
+			st->st_size += (off_t)len;
+		free(hdr);
+	}
 	return rc;
 }
 
@@ -219,6 +228,9 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			rc = -EISDIR;
 		else if (attr->st_size < 0)
 			rc = -EINVAL;
+		else if (fs_npy(in)) /* the size counts the header */
+			rc = hmf_node_npy_resize(in->node,
+						 (uint64_t)attr->st_size);
 		else
 			rc = hmf_node_resize(in->node, (uint64_t)attr->st_size);
 	}
@@ -321,6 +333,18 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fs_inode_forget(d, fs_inode_get(d, e.ino), 1);
 		}
 	}
+	if (rc == 0 && fs_npy(fs_inode_get(d, e.ino))) {
+		/*
+		 * A new NPY file is removed if its header turns out bad:
+		 * the kernel must ask again before it trusts this entry.
+		 */
+		struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+
+		f->created = true;
+		f->state = FS_NPY_PENDING;
+		e.entry_timeout = 0;
+		e.attr_timeout = 0;
+	}
 	if (rc < 0)
 		reply_err(req, rc);
 	else
@@ -391,6 +415,14 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 				  newname);
 	rc = hmf_node_rename(fs_inode_get(d, parent)->node, name,
 			     fs_inode_get(d, newparent)->node, newname, flags);
+	/* the view follows the name: NPY for *.npy, raw otherwise */
+	if (rc == 0)
+		fs_inode_renamed(d,
+				 hmf_node_fd(fs_inode_get(d, newparent)->node),
+				 newname);
+	if (rc == 0 && (flags & RENAME_EXCHANGE))
+		fs_inode_renamed(d, hmf_node_fd(fs_inode_get(d, parent)->node),
+				 name);
 	if (rc == 0 && d->opt.sync) {
 		hmf_node_fsync(fs_inode_get(d, parent)->node, false);
 		hmf_node_fsync(fs_inode_get(d, newparent)->node, false);

@@ -179,12 +179,11 @@ static int apply_layout(struct hmf_meta *m, void *arg)
 	}
 	if (l->has_order)
 		next.order = l->order;
-	if (l->has_dtype || l->has_shape || l->has_order) {
-		/* the NPY view's header no longer describes the data */
-		free(m->npy_header);
-		next.npy_header = NULL;
-		next.npy_header_len = 0;
-	}
+	/*
+	 * npy_header stays: the NPY view shows it only while it describes
+	 * the layout (hmf_npy_header_for), so that cp -a, which sets
+	 * user.hmf.dtype and then user.hmf.shape, still copies it.
+	 */
 	*m = next;
 	return 0;
 }

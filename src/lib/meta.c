@@ -363,12 +363,30 @@ static int parse_array(const cJSON *j, const char *what, struct hmf_meta *m)
 		m->order = order->valuestring[0];
 	}
 	if (npy) {
-		if (!cJSON_IsString(npy))
-			return corrupt(what, "\"npy_header\" is not a string");
-		m->npy_header_len = strlen(npy->valuestring);
-		m->npy_header = strdup(npy->valuestring);
-		if (!m->npy_header)
-			return -ENOMEM;
+		/* NPY headers hold NUL bytes: stored as {"base64": ...} */
+		const cJSON *b =
+			cJSON_GetObjectItemCaseSensitive(npy, "base64");
+		unsigned char *val;
+		size_t len;
+
+		if (cJSON_IsString(npy)) {
+			len = strlen(npy->valuestring);
+			val = (unsigned char *)strdup(npy->valuestring);
+			rc = val ? 0 : -ENOMEM;
+		} else if (cJSON_IsObject(npy) && cJSON_IsString(b) &&
+			   cJSON_GetArraySize(npy) == 1) {
+			rc = b64_decode(b->valuestring, &val, &len);
+		} else {
+			rc = -EINVAL;
+		}
+		if (rc == -EINVAL)
+			return corrupt(
+				what,
+				"\"npy_header\" is neither a string nor {\"base64\": ...}");
+		if (rc < 0)
+			return rc;
+		m->npy_header = (char *)val;
+		m->npy_header_len = len;
 	}
 	return 0;
 }
@@ -521,9 +539,18 @@ static int build_json(const struct hmf_meta *m, cJSON *j)
 		}
 		if (!cJSON_AddStringToObject(j, "order", order))
 			return -ENOMEM;
-		if (m->npy_header &&
-		    !cJSON_AddStringToObject(j, "npy_header", m->npy_header))
-			return -ENOMEM;
+		if (m->npy_header) {
+			struct hmf_attr a = {
+				.val = (unsigned char *)m->npy_header,
+				.len = m->npy_header_len,
+			};
+
+			v = attr_value_json(&a);
+			if (!v || !cJSON_AddItemToObject(j, "npy_header", v)) {
+				cJSON_Delete(v);
+				return -ENOMEM;
+			}
+		}
 	}
 	attrs = cJSON_AddObjectToObject(j, "attributes");
 	if (!attrs)

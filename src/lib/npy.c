@@ -3,15 +3,21 @@
  * npy.c - NPY headers: the magic, a version, a little-endian length and a
  * Python dict literal {'descr': ..., 'fortran_order': ..., 'shape': ...}.
  * The parser reads exactly that subset of Python literals (strings, ints,
- * True/False, tuples and lists) and refuses anything else.
+ * True/False, tuples and lists) and refuses anything else. Also the NPY
+ * view of an array node: which header it shows, and what writing one
+ * does to it (the mount only moves bytes around it).
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hmf/error.h"
+#include "hmf/node.h"
 #include "hmf/npy.h"
 
 static uint32_t le16(const unsigned char *p)
@@ -312,11 +318,16 @@ out_fail:
 	return rc;
 }
 
-int hmf_npy_format(const struct hmf_dtype *dtype, bool fortran, int ndim,
-		   const uint64_t *shape, char **out, size_t *len)
+/*
+ * hmf_npy_format(), made at least @min bytes long when the version allows
+ * (to keep the length of a header that it replaces).
+ */
+static int format_header(const struct hmf_dtype *dtype, bool fortran, int ndim,
+			 const uint64_t *shape, size_t min, char **out,
+			 size_t *len)
 {
-	char dict[HMF_MAX_NDIM * 24 + 128], *buf;
-	size_t off, total, pre;
+	char dict[HMF_MAX_NDIM * 24 + 128], num[24], *buf;
+	size_t off, total, pre, grow = 0, used;
 	int i, major = 1;
 
 	off = (size_t)snprintf(
@@ -331,12 +342,29 @@ int hmf_npy_format(const struct hmf_dtype *dtype, bool fortran, int ndim,
 	if (ndim == 1)
 		off -= 1;
 	off += (size_t)snprintf(dict + off, sizeof(dict) - off, "), }");
+	/*
+	 * numpy leaves room for the growing axis (the first; the last in
+	 * Fortran order) to reach 21 digits, so that appending rows can
+	 * rewrite the header in place.
+	 */
+	if (ndim > 0) {
+		used = (size_t)snprintf(
+			num, sizeof(num), "%llu",
+			(unsigned long long)shape[fortran ? ndim - 1 : 0]);
+		grow = used < 21 ? 21 - used : 0;
+	}
+	/* then at least one space, a newline, and a multiple of 64 bytes */
 	pre = 10;
-	if (pre + off + 1 > 65535) {
+	used = pre + off + grow + 1;
+	total = used + 64 - used % 64;
+	if (total - pre > 65535) {
 		major = 2;
 		pre = 12;
+		used = pre + off + grow + 1;
+		total = used + 64 - used % 64;
 	}
-	total = (pre + off + 1 + 63) / 64 * 64;
+	if (min > total && (major == 2 || min - pre <= 65535))
+		total = min;
 	buf = malloc(total);
 	if (!buf)
 		return -ENOMEM;
@@ -356,4 +384,207 @@ int hmf_npy_format(const struct hmf_dtype *dtype, bool fortran, int ndim,
 	*out = buf;
 	*len = total;
 	return 0;
+}
+
+int hmf_npy_format(const struct hmf_dtype *dtype, bool fortran, int ndim,
+		   const uint64_t *shape, char **out, size_t *len)
+{
+	return format_header(dtype, fortran, ndim, shape, 0, out, len);
+}
+
+bool hmf_npy_name(const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (n > 4 && strcmp(name + n - 4, ".npy") == 0)
+		return true;
+	/* rsync's temporary: "." NAME ".npy" "." and six letters or digits */
+	if (n < 13 || name[0] != '.' || memcmp(name + n - 11, ".npy.", 5) != 0)
+		return false;
+	for (i = n - 6; i < n; i++)
+		if (!isalnum((unsigned char)name[i]))
+			return false;
+	return true;
+}
+
+/* True when header @h describes exactly @m's dtype, shape and order. */
+static bool describes(const struct hmf_npy *h, const struct hmf_meta *m)
+{
+	return hmf_dtype_equal(&h->dtype, &m->dtype) &&
+	       h->fortran_order == (m->order == 'F') && h->ndim == m->ndim &&
+	       memcmp(h->shape, m->shape,
+		      sizeof(h->shape[0]) * (size_t)h->ndim) == 0;
+}
+
+int hmf_npy_header_for(const struct hmf_meta *m, char **out, size_t *len)
+{
+	struct hmf_npy h;
+	size_t min = 0;
+	bool fits;
+	char *buf;
+
+	if (m->kind != HMF_KIND_ARRAY)
+		return hmf_err(-EISDIR, "a group has no NPY header");
+	if (m->npy_header) {
+		if (hmf_npy_parse(m->npy_header, m->npy_header_len, &h) == 0) {
+			fits = h.header_len == m->npy_header_len &&
+			       describes(&h, m);
+			hmf_npy_fini(&h);
+			if (fits) {
+				buf = malloc(m->npy_header_len);
+				if (!buf)
+					return -ENOMEM;
+				memcpy(buf, m->npy_header, m->npy_header_len);
+				*out = buf;
+				*len = m->npy_header_len;
+				return 0;
+			}
+			min = m->npy_header_len;
+		}
+		/* a stale or damaged header is simply replaced */
+		hmf_err_clear();
+	}
+	return format_header(&m->dtype, m->order == 'F', m->ndim, m->shape, min,
+			     out, len);
+}
+
+/* A new array's metadata before anything is written: "|u1" [0]. */
+static bool is_blank(const struct hmf_meta *m)
+{
+	return !m->npy_header && strcmp(m->dtype.str, "|u1") == 0 &&
+	       m->ndim == 1 && m->shape[0] == 0;
+}
+
+int hmf_node_npy_header(struct hmf_node *n, char **out, size_t *len)
+{
+	struct hmf_meta m;
+	int rc;
+
+	if (hmf_node_kind(n) != HMF_KIND_ARRAY)
+		return hmf_err(-EISDIR, "a group has no NPY header");
+	rc = hmf_node_meta(n, &m);
+	if (rc < 0)
+		return rc;
+	if (is_blank(&m)) {
+		*out = NULL;
+		*len = 0;
+	} else {
+		rc = hmf_npy_header_for(&m, out, len);
+	}
+	hmf_meta_fini(&m);
+	return rc;
+}
+
+struct set_args {
+	struct hmf_node *n;
+	const struct hmf_npy *h; /* NULL: empty the array */
+	const void *hdr;
+	size_t len;
+	unsigned flags;
+};
+
+static int apply_npy(struct hmf_meta *m, void *arg)
+{
+	const struct set_args *a = arg;
+	uint64_t want = 0;
+	char *copy = NULL;
+	struct stat st;
+	int fd, rc;
+
+	if (a->h) {
+		/* the parser checked that it fits an off_t */
+		hmf_dtype_nbytes(&a->h->dtype, a->h->ndim, a->h->shape, &want);
+		copy = malloc(a->len + 1);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, a->hdr, a->len);
+		copy[a->len] = '\0';
+	}
+	rc = hmf_node_data_open(a->n, O_WRONLY, &fd);
+	if (rc < 0) {
+		free(copy);
+		return rc;
+	}
+	if ((a->flags & HMF_NPY_DISCARD) && ftruncate(fd, 0) < 0)
+		rc = -errno;
+	/* a header rewritten in place must not touch the data's times */
+	if (rc == 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_size != want) &&
+	    ftruncate(fd, (off_t)want) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc < 0) {
+		free(copy);
+		return hmf_err(rc, "cannot resize the data to %llu bytes",
+			       (unsigned long long)want);
+	}
+	free(m->npy_header);
+	m->npy_header = copy;
+	m->npy_header_len = copy ? a->len : 0;
+	if (a->h) {
+		m->dtype = a->h->dtype;
+		m->ndim = a->h->ndim;
+		memcpy(m->shape, a->h->shape, sizeof(m->shape));
+		m->order = a->h->fortran_order ? 'F' : 'C';
+	} else {
+		hmf_dtype_parse("|u1", &m->dtype);
+		m->ndim = 1;
+		m->shape[0] = 0;
+		m->order = 'C';
+	}
+	return 0;
+}
+
+int hmf_node_set_npy(struct hmf_node *n, const void *hdr, size_t len,
+		     unsigned flags)
+{
+	struct set_args a = { n, NULL, hdr, len, flags };
+	struct hmf_npy h;
+	int rc;
+
+	if (hmf_node_kind(n) != HMF_KIND_ARRAY)
+		return hmf_err(-EISDIR, "a group is not an NPY file");
+	if (!hdr) {
+		if (!(flags & HMF_NPY_DISCARD))
+			return hmf_err(-EINVAL, "no NPY header given");
+		return hmf_node_update(n, apply_npy, &a);
+	}
+	rc = hmf_npy_parse(hdr, len, &h);
+	if (rc == -EAGAIN)
+		return hmf_err(-EINVAL, "truncated NPY header");
+	if (rc < 0)
+		return rc;
+	if (h.header_len != len) {
+		rc = hmf_err(-EINVAL,
+			     "NPY header of %zu bytes where %zu were expected",
+			     h.header_len, len);
+	} else {
+		a.h = &h;
+		rc = hmf_node_update(n, apply_npy, &a);
+	}
+	hmf_npy_fini(&h);
+	return rc;
+}
+
+int hmf_node_npy_resize(struct hmf_node *n, uint64_t size)
+{
+	char *hdr;
+	size_t len;
+	int rc;
+
+	rc = hmf_node_npy_header(n, &hdr, &len);
+	if (rc < 0)
+		return rc;
+	free(hdr);
+	if (size == 0)
+		return hmf_node_set_npy(n, NULL, 0, HMF_NPY_DISCARD);
+	if (len == 0)
+		return hmf_err(
+			-EINVAL,
+			"an NPY file starts with its header: write it first");
+	if (size < len)
+		return hmf_err(
+			-EINVAL,
+			"%llu bytes would cut into the NPY header of %zu bytes",
+			(unsigned long long)size, len);
+	return hmf_node_resize(n, size - len);
 }

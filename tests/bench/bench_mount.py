@@ -13,7 +13,7 @@ One array of --size-mb MiB (<i8, 0, 1, 2, ...) is written once by cp
 through a mount; its backing file ROOT/a/data is the native contender of
 the read cases, kept hot in the page cache (read once, untimed, before
 every case). Each section runs its contenders once per round, in an order
-that rotates from round to round, so that the machine's noise spreads over
+that rotates (and reverses every other round), so that the noise spreads over
 all of them; a contender that reads "first after mount" mounts afresh, so
 the mount's own page cache starts empty. Reported: the median of the
 rounds and the ratio of the medians (native time / mount time, i.e. the
@@ -29,7 +29,9 @@ mount's speed as a fraction of native), never a threshold on a time.
            vs the backing file (a new mapping each time on both sides)
   meta     --md-files x (create an empty file, setxattr user.k, stat) in a
            new directory, then unlink them all: in the mount vs in a plain
-           directory of the same filesystem
+           directory of the same filesystem; and, to show what the on-disk
+           format costs by itself, the system calls libhmf makes for the
+           same work done straight on the backing filesystem (no FUSE)
   write    dd bs=1M and cp of a --size-mb file into the mount vs into a
            plain directory (time to exit, i.e. including close; no fsync on
            either side; the file is removed, syncfs'ed and --settle seconds
@@ -255,6 +257,60 @@ def metadata(d, n):
             'unlink': t2 - t1}
 
 
+def metadata_floor(d, n):
+    """The same work in the on-disk format, straight on the backing
+    filesystem without FUSE: the system calls libhmf makes (strace of the
+    daemon) for a new array, a new attribute, a stat and a removal."""
+    meta = (b'{"hmf":1,"kind":"array","dtype":"|u1","shape":[0],'
+            b'"order":"C","attributes":{}}')
+    meta_k = meta[:-2] + b'"k":"v"}}'
+    excl = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    seq = iter(range(1 << 62))
+
+    def tmp_in(parent):
+        return os.path.join(parent, '.hmf.tmp.%016x' % next(seq))
+
+    def put(path, data):
+        fd = os.open(path, excl, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+    os.mkdir(d)
+    paths = [os.path.join(d, 'a%06d' % i) for i in range(n)]
+    tc = tx = ts = 0.0
+    t0 = now()
+    for p in paths:
+        a = now()
+        t = tmp_in(d)
+        os.mkdir(t)
+        os.close(os.open(os.path.join(t, 'data'), excl, 0o644))
+        put(os.path.join(t, '.hmf'), meta)
+        os.rename(t, p)
+        b = now()
+        t = tmp_in(p)
+        put(t, meta_k)
+        os.rename(t, os.path.join(p, '.hmf'))
+        c = now()
+        os.stat(os.path.join(p, 'data'))
+        e = now()
+        tc += b - a
+        tx += c - b
+        ts += e - c
+    t1 = now()
+    for p in paths:
+        t = tmp_in(d)
+        os.rename(p, t)
+        os.unlink(os.path.join(t, 'data'))
+        os.unlink(os.path.join(t, '.hmf'))
+        os.rmdir(t)
+    t2 = now()
+    os.rmdir(d)
+    return {'total': t2 - t0, 'create': tc, 'setxattr': tx, 'stat': ts,
+            'unlink': t2 - t1}
+
+
 def run_timed(cmd):
     t0 = now()
     r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -309,13 +365,18 @@ class Bench:
         seq_read(self.back, self.size)
 
     def rounds(self, contenders):
-        """Each round runs every contender once, the order rotating."""
+        """Each round runs every contender once, the order rotating and,
+        every other round, reversed: no contender always follows the
+        same one (whose writeback it would inherit)."""
         k = len(contenders)
         for r in range(self.a.rounds):
             if self.a.verbose:
                 log(' round %d' % (r + 1))
-            for i in range(k):
-                contenders[(i + r) % k][1](r)
+            order = [contenders[(i + r) % k] for i in range(k)]
+            if r % 2:
+                order.reverse()
+            for who, run in order:
+                run(r)
 
     # -- setup ---------------------------------------------------------------
 
@@ -426,6 +487,7 @@ class Bench:
         log('\n-- meta: %d x (create, setxattr, stat), then unlink' % n)
 
         def native(r):
+            syncfs(self.dir)
             m = metadata(os.path.join(self.native, 'md'), n)
             for k, v in m.items():
                 self.record('meta', 'native', k, v)
@@ -434,13 +496,20 @@ class Bench:
             who = 'mount' + ''.join(' -o ' + o for o in opts)
 
             def run(r):
+                syncfs(self.dir)
                 with self.mount(opts):
                     m = metadata(os.path.join(self.mnt, 'md'), n)
                 for k, v in m.items():
                     self.record('meta', who, k, v)
             return (who, run)
 
-        cs = [('native', native), mount([])]
+        def floor(r):
+            syncfs(self.dir)
+            m = metadata_floor(os.path.join(self.native, 'mdf'), n)
+            for k, v in m.items():
+                self.record('meta', 'format, no FUSE', k, v)
+
+        cs = [('native', native), mount([]), ('format, no FUSE', floor)]
         if self.a.compare:
             cs.append(mount(['exclusive']))
         self.rounds(cs)
@@ -651,7 +720,7 @@ class Bench:
         if len(have) < 2:
             return
         self.emit()
-        self.emit('Options, %s (median s; in brackets: speed vs the default '
+        self.emit('Variants, %s (median s; in brackets: speed vs the default '
                   'mount):' % sec)
         self.emit()
         self.emit('| case | ' + ' | '.join(have) + ' |')
@@ -700,9 +769,12 @@ class Bench:
             for m in ('create', 'setxattr', 'stat', 'unlink'):
                 self.ratio_row('- of which %s' % m, 'meta', m, 'mount',
                                'native', None)
+            self.ratio_row('the format on the backing fs, no FUSE (total)',
+                           'meta', 'total', 'format, no FUSE', 'native', None)
             self.compare_table('meta', ['total', 'create', 'setxattr',
                                         'stat', 'unlink'],
-                               ['mount', 'mount -o exclusive'])
+                               ['mount', 'mount -o exclusive',
+                                'format, no FUSE'])
         if ('write', 'native', 'dd') in self.res:
             self.header('Writes of %d MiB (new file; until the writer exits)'
                         % self.a.size_mb)
@@ -756,6 +828,11 @@ class Bench:
                                         g['RssAnon'] / 1024, g['fds']))
 
 
+def loadavg():
+    with open('/proc/loadavg') as f:
+        return ' '.join(f.read().split()[:3])
+
+
 def write_file(path, data):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
                  0o644)
@@ -800,7 +877,7 @@ def machine(b):
     out.append('machine: %d CPUs, %d MiB RAM, Linux %s, scratch on %s '
                '(%s, %s); %s; load %s' % (
                    os.cpu_count(), mem, os.uname().release, src, fstype, fs,
-                   ver, ' '.join(open('/proc/loadavg').read().split()[:3])))
+                   ver, loadavg()))
     return out
 
 
@@ -848,6 +925,7 @@ def main():
         for s in ('read', 'random', 'mmap', 'meta', 'write', 'memory'):
             if s in secs:
                 getattr(b, 'sec_' + s)()
+                log('   (load average %s)' % loadavg())
     except Exception as e:
         log('bench_mount: %s' % e)
         rc = 1
@@ -855,8 +933,7 @@ def main():
         Daemon.stop_all()
     b.report()
     b.emit()
-    b.emit('load at the end: %s' %
-           ' '.join(open('/proc/loadavg').read().split()[:3]))
+    b.emit('load at the end: %s' % loadavg())
     if a.report:
         with open(a.report, 'w') as f:
             f.write('\n'.join(b.out) + '\n')
