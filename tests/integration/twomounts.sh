@@ -3,7 +3,8 @@
 # twomounts.sh - two mounts of one root (default short timeouts, no
 # -o exclusive) agree: what one writes, renames, replaces or removes, the
 # other sees once the 1 s kernel cache timeout has passed (attributes
-# and xattrs, which the kernel does not cache, at once).
+# and xattrs, which the kernel does not cache, at once); and when both
+# create one new name at the same moment, exactly one wins (EEXIST).
 # Usage: twomounts.sh single|multi
 . "$(dirname "$0")/lib.sh" "$@"
 require_cmd getfattr setfattr
@@ -81,6 +82,74 @@ expect "B: removed group" ENOENT stat "$B/newgroup"
 check "B can create the name again" mkdir "$B/newgroup"
 settle
 check "A sees it" test -d "$A/newgroup"
+
+echo "== concurrent creates of one name through both mounts"
+# 200 rounds: a process per mount creates the same new name at once
+# (O_CREAT|O_EXCL for arrays, mkdir for groups); exactly one may win, the
+# other gets EEXIST, and both mounts then agree on the winner's bytes.
+race_out=$(
+	"$PY" - "$A" "$B" <<'PYEOF'
+import errno, os, sys
+a, b = sys.argv[1], sys.argv[2]
+os.mkdir(os.path.join(a, 'race'))
+bad = []
+for i in range(200):
+    kind = 'array' if i % 2 == 0 else 'group'
+    name = 'n%03d' % i
+    r, w = os.pipe()
+    pids = []
+    for side, mnt in (('A', a), ('B', b)):
+        pid = os.fork()
+        if pid == 0:
+            os.close(w)
+            os.read(r, 1)  # start together
+            path = os.path.join(mnt, 'race', name)
+            try:
+                if kind == 'array':
+                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                    os.write(fd, side.encode() * 64)
+                    os.close(fd)
+                else:
+                    os.mkdir(path)
+                    os.mkdir(os.path.join(path, side))
+                os._exit(0)
+            except OSError as e:
+                os._exit(100 if e.errno == errno.EEXIST else 101)
+        pids.append(pid)
+    os.close(r)
+    os.write(w, b'xx')
+    os.close(w)
+    codes = sorted(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1])
+                   for p in pids)
+    if codes != [0, 100]:
+        bad.append('%s %s: exit codes %s' % (kind, name, codes))
+print('\n'.join(bad) if bad else 'one winner each')
+PYEOF
+)
+check_eq "200 races: exactly one winner, the loser gets EEXIST" \
+	"one winner each" "$race_out"
+settle
+agree=$(
+	"$PY" - "$A" "$B" <<'PYEOF'
+import os, sys
+a, b = sys.argv[1], sys.argv[2]
+bad = []
+for name in sorted(os.listdir(os.path.join(a, 'race'))):
+    pa, pb = (os.path.join(m, 'race', name) for m in (a, b))
+    if os.path.isdir(pa):
+        la, lb = sorted(os.listdir(pa)), sorted(os.listdir(pb))
+        if la != lb or len(la) != 1:
+            bad.append('%s: %s vs %s' % (name, la, lb))
+    else:
+        da, db = open(pa, 'rb').read(), open(pb, 'rb').read()
+        if da != db or len(da) != 64 or len(set(da)) != 1:
+            bad.append('%s: %r vs %r' % (name, da[:8], db[:8]))
+n = len(os.listdir(os.path.join(b, 'race')))
+print('\n'.join(bad) if bad else 'agree on %d' % n)
+PYEOF
+)
+check_eq "both mounts agree on every winner" "agree on 200" "$agree"
+check "A: rm -r race" rm -r "$A/race"
 
 unmount_hmf "$MNT1"
 unmount_hmf "$MNT2"
