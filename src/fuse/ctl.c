@@ -30,11 +30,21 @@
 /* finished jobs kept for /.hmf/jobs beyond this are forgotten */
 #define JOBS_KEPT 1000
 
-/* A read of /.hmf/ingest waiting for its job to end. */
+/*
+ * A read of /.hmf/ingest waiting for its job to end. It has an interrupt
+ * callback (Ctrl-C in the client) from before it is queued until it is
+ * answered. Lock order: libfuse's request lock (held around the callback)
+ * before d->jobs_lock; nobody calls fuse_req_interrupt_func holding
+ * jobs_lock. queued and interrupted are protected by jobs_lock.
+ */
 struct waiter {
 	fuse_req_t req;
 	size_t size;
 	off_t off;
+	bool queued;	    /* in job's list: the job answers it */
+	bool interrupted;   /* interrupted before it was queued */
+	struct fs_job *job; /* set when queued */
+	struct fs_daemon *d;
 	struct waiter *next;
 };
 
@@ -134,6 +144,8 @@ static void *job_main(void *arg)
 		j->error = strdup(hmf_errmsg());
 	w = j->waiters;
 	j->waiters = NULL;
+	for (next = w; next; next = next->next)
+		next->queued = false; /* this thread answers them */
 	text = status_locked(j);
 	d->running_jobs--;
 	pthread_cond_broadcast(&d->jobs_cond);
@@ -144,6 +156,8 @@ static void *job_main(void *arg)
 			(unsigned long long)j->id, hmf_errmsg());
 	for (; w; w = next) {
 		next = w->next;
+		/* waits for a running callback; none can start after it */
+		fuse_req_interrupt_func(w->req, NULL, NULL);
 		reply_text(w->req, text, w->size, w->off);
 		free(w);
 	}
@@ -345,11 +359,49 @@ static char *stats_text(struct fs_daemon *d)
 	return s;
 }
 
+/*
+ * The client gave up a waiting read (FUSE_INTERRUPT): answer it EINTR if
+ * it is still queued; if it is not queued yet, ctl_read sees the flag.
+ */
+static void waiter_interrupted(fuse_req_t req, void *data)
+{
+	struct waiter *w = data, **p;
+	bool found = false;
+
+	pthread_mutex_lock(&w->d->jobs_lock);
+	if (w->queued) {
+		for (p = &w->job->waiters; *p; p = &(*p)->next)
+			if (*p == w) {
+				*p = w->next;
+				found = true;
+				break;
+			}
+		w->queued = false;
+	} else {
+		w->interrupted = true;
+	}
+	pthread_mutex_unlock(&w->d->jobs_lock);
+	if (found) {
+		/* the reply unregisters this callback: w is ours now */
+		fuse_reply_err(req, EINTR);
+		free(w);
+	}
+}
+
+/* Let go of @w, which was never queued or was taken back. */
+static void waiter_drop(struct waiter *w)
+{
+	if (w) {
+		fuse_req_interrupt_func(w->req, NULL, NULL);
+		free(w);
+	}
+}
+
 static void ctl_read(fuse_req_t req, struct ctl_file *f, size_t size, off_t off,
 		     int flags)
 {
 	struct fs_daemon *d = fuse_req_userdata(req);
-	struct waiter *w;
+	struct waiter *w = NULL;
 	struct fs_job *j;
 	char *text = NULL;
 
@@ -371,34 +423,46 @@ static void ctl_read(fuse_req_t req, struct ctl_file *f, size_t size, off_t off,
 							 NULL, 0, f->error)
 				: strdup("");
 	} else {
+		/*
+		 * A read that may wait gets its interrupt callback before
+		 * it is queued: once queued, the job may answer (and libfuse
+		 * free) @req at any moment.
+		 */
+		if (f->ino == CTL_INGEST && !(flags & O_NONBLOCK) &&
+		    (w = calloc(1, sizeof(*w)))) {
+			w->req = req;
+			w->size = size;
+			w->off = off;
+			w->d = d;
+			fuse_req_interrupt_func(req, waiter_interrupted, w);
+		}
 		pthread_mutex_lock(&d->jobs_lock);
 		j = f->ino == CTL_INGEST ? f->job
 					 : job_by_ino_locked(d, f->ino);
 		if (!j) {
 			pthread_mutex_unlock(&d->jobs_lock);
+			waiter_drop(w);
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
-		if (f->ino == CTL_INGEST && !(flags & O_NONBLOCK) &&
-		    strcmp(j->state, "running") == 0 &&
-		    (w = calloc(1, sizeof(*w)))) {
+		if (w && w->interrupted) {
+			pthread_mutex_unlock(&d->jobs_lock);
+			waiter_drop(w);
+			fuse_reply_err(req, EINTR);
+			return;
+		}
+		if (w && strcmp(j->state, "running") == 0) {
 			/* answered by the job thread when it ends */
-			w->req = req;
-			w->size = size;
-			w->off = off;
+			w->queued = true;
+			w->job = j;
 			w->next = j->waiters;
 			j->waiters = w;
-			/*
-			 * No interrupt callback: the job may answer @req (and
-			 * libfuse free it) as soon as the lock is dropped, so
-			 * registering one afterwards would race (TSan). The
-			 * read waits for the job; the job stops at unmount.
-			 */
 			pthread_mutex_unlock(&d->jobs_lock);
 			return;
 		}
 		text = status_locked(j);
 		pthread_mutex_unlock(&d->jobs_lock);
+		waiter_drop(w);
 		if (text && f->ino != CTL_INGEST) {
 			char *t2;
 

@@ -5,7 +5,8 @@
 # jobs from several clients at once, refused requests with their errno and
 # a readable message, failures (unknown column, unreadable source,
 # malformed row, full disk) that leave no trace, a user who cannot read a
-# source cannot ingest it, and readers listing the destination meanwhile.
+# source cannot ingest it, readers listing the destination meanwhile, and
+# a client interrupted while it waits for the answer.
 # Usage: ingest.sh single|multi
 . "$(dirname "$0")/lib.sh" "$@"
 require_numpy
@@ -122,6 +123,79 @@ done
 wait $JOB
 check "the job finished" grep -q '"state":"done"' "$TMPBASE/big.out"
 check "... equal to pandas" "$PY" "$CHECK" check "$MNT" /big "$SRC/big.csv" g t true '{"x":["f","r"],"s":"s"}'
+
+echo "== Ctrl-C while waiting for the answer: EINTR at once, the job goes on"
+# A thread signals the waiting reader as soon as /.hmf/jobs/<id> says
+# "running"; without an interrupt callback the read would only return when
+# the job ends, with its answer. A job that finishes before the signal
+# (a fast machine) is retried on a table twice the size.
+"$PY" -c '
+import sys, numpy as np
+n = 1000000
+a = np.arange(n, dtype=np.int64)
+np.savetxt(sys.argv[1], np.stack([a, a % 97, a * 7 % 1000003], 1),
+           fmt="%d", delimiter=",", header="i,g,v", comments="")' "$SRC/ctrlc.csv"
+interrupted=$(
+	"$PY" - "$MNT" "$SRC/ctrlc.csv" <<'PYEOF'
+import json, os, signal, sys, threading, time
+import numpy as np
+mnt, src = sys.argv[1], sys.argv[2]
+jobs = os.path.join(mnt, '.hmf', 'jobs')
+armed = False
+class Stop(Exception):
+    pass
+def on_signal(sig, frame):
+    if armed:
+        raise Stop()
+signal.signal(signal.SIGUSR1, on_signal)
+def state_of(jobfile):
+    return json.load(open(jobfile))['state']
+for attempt in range(4):
+    before = set(os.listdir(jobs))
+    fd = os.open(os.path.join(mnt, '.hmf', 'ingest'), os.O_RDWR)
+    os.write(fd, json.dumps({'source': src, 'dest': '/ctrlc%d' % attempt,
+                             'arrays': {'v': ['i', 'v']}, 'groupby': 'g',
+                             'orderby': 'v', 'threads': 1}).encode())
+    jobfile = os.path.join(jobs, (set(os.listdir(jobs)) - before).pop())
+    done = threading.Event()
+    def watch():
+        # signal the reader once the job runs, again until it reacts
+        while not done.is_set() and state_of(jobfile) in ('queued', 'running'):
+            if state_of(jobfile) == 'running':
+                time.sleep(0.05)  # the reader is in read() by then
+                signal.pthread_kill(threading.main_thread().ident,
+                                    signal.SIGUSR1)
+            else:
+                time.sleep(0.001)
+    armed = True
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        result = 'answered: ' + os.read(fd, 65536).decode()[:60]
+    except Stop:
+        result = 'EINTR'
+    armed = False
+    state = state_of(jobfile)  # still running if the read did not wait
+    done.set()
+    t.join()
+    os.close(fd)
+    while state_of(jobfile) == 'running':
+        time.sleep(0.05)
+    if result == 'EINTR' and state != 'running':
+        result = 'EINTR, but only once the job was %s' % state
+    if not result.startswith('answered') or state == 'running':
+        break
+    # the job ended before the signal: a table twice the size
+    n = 2000000 << attempt
+    i = np.arange(n, dtype=np.int64)
+    np.savetxt(src, np.stack([i, i % 97, i * 7 % 1000003], 1), fmt='%d',
+               delimiter=',', header='i,g,v', comments='')
+print(result, 'and the job is %s' % state_of(jobfile))
+print('attempts:', attempt + 1, file=sys.stderr)
+PYEOF
+)
+check_eq "the waiting read is interrupted while the job runs" \
+	"EINTR and the job is done" "$interrupted"
 unmount_hmf "$MNT"
 
 echo "== a full disk: ENOSPC, nothing left, nothing damaged"
