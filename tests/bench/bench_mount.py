@@ -4,7 +4,7 @@
 in one run (scripts/bench mount runs it; stdlib + numpy, /usr/bin/python3).
 
   bench_mount.py --mount HMF_MOUNT --dir SCRATCH [--size-mb N (2048)]
-                 [--rounds N (3)] [--sections read,random,mmap,meta,write,memory]
+                 [--rounds N (3)] [--sections read,random,mmap,npy,meta,write,memory]
                  [--md-files N (20000)] [--rand-reads N (20000)]
                  [--mem-nodes N (1000000)] [--find-nodes N (100000)]
                  [--tree DIR] [--settle SECS (3)] [--no-compare] [--verbose]
@@ -27,6 +27,9 @@ mount's speed as a fraction of native), never a threshold on a time.
            read (its cache full)
   mmap     np.memmap(<i8).sum() of the array: fresh mount (first, again)
            vs the backing file (a new mapping each time on both sides)
+  npy      np.load(mmap_mode='r').sum() of the array shown as an NPY file
+           (renamed to a.npy on the mount: DESIGN's NPY view) vs a native
+           .npy file of the same data (first after mount, again)
   meta     --md-files x (create an empty file, setxattr user.k, stat) in a
            new directory, then unlink them all: in the mount vs in a plain
            directory of the same filesystem; and, to show what the on-disk
@@ -74,7 +77,11 @@ GOALS = {  # ratio (mount speed / native speed) the issue asks for
     'mmap_first': 0.5,
     'mmap_again': 0.9,
     'meta': 0.1,
+    'npy_again': 0.8,
 }
+
+
+SECTIONS = ('read', 'random', 'mmap', 'npy', 'meta', 'write', 'memory')
 
 
 def log(*a):
@@ -222,6 +229,17 @@ def rand_read(path, offsets):
 def mmap_sum(path, expect):
     t0 = now()
     a = np.memmap(path, dtype='<i8', mode='r')
+    s = int(a.sum())
+    del a  # munmap
+    t = now() - t0
+    if s != expect:
+        raise RuntimeError('%s: sum %d, expected %d' % (path, s, expect))
+    return t
+
+
+def npy_sum(path, expect):
+    t0 = now()
+    a = np.load(path, mmap_mode='r')
     s = int(a.sum())
     del a  # munmap
     t = now() - t0
@@ -427,6 +445,50 @@ class Bench:
         if self.a.compare:
             cs += [mount(['read=splice']), mount(['exclusive'])]
         self.rounds(cs)
+
+    def sec_npy(self):
+        log('\n-- npy: np.load(mmap_mode=r).sum(), %d MiB' % self.a.size_mb)
+        native_npy = os.path.join(self.dir, 'native.npy')
+        with open(native_npy, 'wb') as f:
+            np.lib.format.write_array_header_1_0(
+                f, {'descr': '<i8', 'fortran_order': False,
+                    'shape': (self.count,)})
+            with open(self.src, 'rb') as g:
+                while True:
+                    buf = g.read(CHUNK)
+                    if not buf:
+                        break
+                    f.write(buf)
+        npy = self.arr + '.npy'
+        back = os.path.join(self.root, 'a.npy', 'data')
+
+        def warm():
+            seq_read(back, self.size)
+
+        def native(r):
+            warm()
+            seq_read(native_npy, os.path.getsize(native_npy))
+            self.record('npy', 'native', 'first',
+                        npy_sum(native_npy, self.expect))
+            self.record('npy', 'native', 'again',
+                        npy_sum(native_npy, self.expect))
+
+        def mount(r):
+            warm()
+            with self.mount():
+                self.record('npy', 'mount', 'first',
+                            npy_sum(npy, self.expect))
+                self.record('npy', 'mount', 'again',
+                            npy_sum(npy, self.expect))
+
+        with self.mount():
+            os.rename(self.arr, npy)
+        try:
+            self.rounds([('native', native), ('mount', mount)])
+        finally:
+            with self.mount():
+                os.rename(npy, self.arr)
+            os.unlink(native_npy)
 
     def sec_random(self):
         n = self.a.rand_reads
@@ -761,6 +823,13 @@ class Bench:
                            GOALS['mmap_again'], sz)
             self.compare_table('mmap', ['first', 'again'],
                                ['mount', 'mount -o exclusive'])
+        if ('npy', 'native', 'first') in self.res:
+            self.header("np.load(mmap_mode='r').sum() of %d MiB as a.npy"
+                        % self.a.size_mb)
+            self.ratio_row('first after mount', 'npy', 'first', 'mount',
+                           'native', None, sz)
+            self.ratio_row('again (page cache warm)', 'npy', 'again',
+                           'mount', 'native', GOALS['npy_again'], sz)
         if ('meta', 'native', 'total') in self.res:
             self.header('Metadata: %d x (create, setxattr, stat), unlink all'
                         % self.a.md_files)
@@ -888,7 +957,7 @@ def main():
     p.add_argument('--size-mb', type=int, default=2048)
     p.add_argument('--rounds', type=int, default=3)
     p.add_argument('--sections',
-                   default='read,random,mmap,meta,write,memory')
+                   default=','.join(SECTIONS))
     p.add_argument('--md-files', type=int, default=20000)
     p.add_argument('--rand-reads', type=int, default=20000)
     p.add_argument('--mem-nodes', type=int, default=1000000)
@@ -904,7 +973,7 @@ def main():
     if a.size_mb < 1 or a.rounds < 1 or a.find_nodes < 2:
         p.error('--size-mb and --rounds must be >= 1, --find-nodes >= 2')
     secs = a.sections.split(',')
-    bad = set(secs) - {'read', 'random', 'mmap', 'meta', 'write', 'memory'}
+    bad = set(secs) - set(SECTIONS)
     if bad:
         p.error('unknown sections: %s' % ', '.join(sorted(bad)))
 
@@ -922,7 +991,7 @@ def main():
         need_array = set(secs) - {'memory'}
         if need_array:
             b.setup()
-        for s in ('read', 'random', 'mmap', 'meta', 'write', 'memory'):
+        for s in SECTIONS:
             if s in secs:
                 getattr(b, 'sec_' + s)()
                 log('   (load average %s)' % loadavg())
