@@ -3,9 +3,10 @@
  * node.h - nodes by handle, for callers that walk the tree themselves (the
  * mount keeps one per inode). A node holds an O_PATH descriptor of its
  * directory, so it follows renames. Once the node is removed or replaced,
- * the handle answers -EIO / -ENOENT (like a stale NFS handle); data
- * descriptors opened before keep working. Its metadata is cached and
- * re-read only when ".hmf" changed on disk.
+ * the handle answers -ENOENT (like a stale NFS handle; -EIO stays for a
+ * node whose .hmf or data is missing in the tree); data descriptors opened
+ * before keep working. Its metadata is cached and re-read only when ".hmf"
+ * changed on disk.
  *
  * Thread safety: a struct hmf_node may be shared by threads; metadata
  * updates through it are serialised by its internal lock. Two handles of
@@ -173,7 +174,9 @@ int hmf_node_data_open(struct hmf_node *n, int flags, int *fd);
 
 /*
  * Resize an array's data to @size bytes (zero-filled growth) and re-derive
- * its shape. Returns 0, -EISDIR, -EFBIG, -ENOSPC ...
+ * its shape. Returns 0, -EISDIR, -EFBIG, -ENOSPC ... A shape that cannot
+ * be stored once the data is resized (a full disk) is logged, not
+ * returned: the data's size is the truth.
  */
 int hmf_node_resize(struct hmf_node *n, uint64_t size);
 

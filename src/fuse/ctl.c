@@ -70,6 +70,13 @@ struct ctl_file {
 	size_t len;
 	char *error;	    /* why the request was refused */
 	struct fs_job *job; /* the accepted job (a reference) */
+	/*
+	 * What reads of this handle show: made afresh by a read at offset 0
+	 * (or the first), so that a reader taking a document in pieces gets
+	 * one consistent version of it. Protected by snap_lock.
+	 */
+	pthread_mutex_t snap_lock;
+	char *snap;
 };
 
 static double seconds_between(struct timespec a, struct timespec b)
@@ -472,7 +479,14 @@ static void ctl_read(fuse_req_t req, struct ctl_file *f, size_t size, off_t off,
 			}
 		}
 	}
-	reply_text(req, text, size, off);
+	pthread_mutex_lock(&f->snap_lock);
+	if (off == 0 || !f->snap) {
+		free(f->snap);
+		f->snap = text;
+		text = NULL;
+	}
+	reply_text(req, f->snap, size, off);
+	pthread_mutex_unlock(&f->snap_lock);
 	free(text);
 }
 
@@ -537,6 +551,7 @@ static void ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	f->ino = ino;
+	pthread_mutex_init(&f->snap_lock, NULL);
 	fi->fh = (uint64_t)(uintptr_t)f;
 	/* contents are made at read time; sizes are unknown */
 	fi->direct_io = 1;
@@ -552,6 +567,8 @@ static void ctl_release(fuse_req_t req, struct fuse_file_info *fi)
 		job_put(fuse_req_userdata(req), f->job);
 	free(f->buf);
 	free(f->error);
+	free(f->snap);
+	pthread_mutex_destroy(&f->snap_lock);
 	free(f);
 	fuse_reply_err(req, 0);
 }

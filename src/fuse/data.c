@@ -75,6 +75,34 @@ int fs_npy_header(struct fs_inode *in, char **hdr, size_t *len)
 }
 
 /*
+ * Store the shape the data size implies. An array removed or replaced
+ * through this mount has no metadata left: nothing to store.
+ */
+static int sync_shape(struct fs_inode *in)
+{
+	int rc = hmf_node_sync_shape(in->node);
+
+	return rc < 0 && fs_inode_gone(in) ? 0 : rc;
+}
+
+int fs_resize(struct fs_inode *in, uint64_t size)
+{
+	int rc, fd;
+
+	pthread_rwlock_wrlock(fs_size_lock(in));
+	rc = hmf_node_resize(in->node, size);
+	if (rc < 0 && size <= (uint64_t)INT64_MAX && fs_inode_gone(in)) {
+		/* set once, closed only when the inode is freed */
+		pthread_mutex_lock(&in->lock);
+		fd = in->datafd;
+		pthread_mutex_unlock(&in->lock);
+		rc = ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
+	}
+	pthread_rwlock_unlock(fs_size_lock(in));
+	return rc;
+}
+
+/*
  * The node of @in was replaced by a rename through this mount after the
  * kernel looked it up: open the data kept for that case
  * (fs_inode_preserve), as a local filesystem opens the replaced inode.
@@ -130,7 +158,9 @@ int fs_file_open(struct fs_daemon *d, struct fs_inode *in, int flags,
 		f->trunc = true;
 		f->state = FS_NPY_PENDING;
 	} else if ((flags & O_TRUNC) && acc != O_RDONLY) {
+		pthread_rwlock_wrlock(fs_size_lock(in));
 		rc = hmf_node_resize(in->node, 0);
+		pthread_rwlock_unlock(fs_size_lock(in));
 		if (rc < 0) {
 			close(f->fd);
 			free(f);
@@ -247,10 +277,61 @@ static struct fs_map *map_range(struct fs_inode *in, int fd, off_t off,
 	 * Map the pages in one call: a page fault per 64 KiB costs more
 	 * here than the copy itself (DESIGN section 8).
 	 */
-	if (m)
-		madvise((char *)m->addr + (off & ~(off_t)4095),
-			size + (size_t)(off & 4095), MADV_POPULATE_READ);
+	if (m &&
+	    madvise((char *)m->addr + (off & ~(off_t)4095),
+		    size + (size_t)(off & 4095), MADV_POPULATE_READ) < 0 &&
+	    errno != EINVAL) {
+		/*
+		 * Pages that cannot be faulted in (EFAULT: a hole of a full
+		 * tmpfs needs a new page): a reply from them would fail in
+		 * the kernel (EFAULT, the reader gets EIO): callers fall
+		 * back to reply_copy().
+		 */
+		*rc = -errno;
+		fs_map_put(m);
+		return NULL;
+	}
 	return m;
+}
+
+/*
+ * Reply @head (may be NULL), then @size bytes at @off of @fd read with
+ * pread(), which reads a hole as zeros where the mapping cannot.
+ */
+static void reply_copy(fuse_req_t req, const struct iovec *head, int fd,
+		       size_t size, off_t off)
+{
+	struct iovec iov[2];
+	size_t got = 0;
+	ssize_t n = 0;
+	char *buf;
+	int cnt = 0, rc;
+
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	while (got < size) {
+		n = pread(fd, buf + got, size - got, off + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) /* an error, or the file shrank meanwhile */
+			break;
+		got += (size_t)n;
+	}
+	if (n < 0) {
+		rc = errno;
+		free(buf);
+		fuse_reply_err(req, rc);
+		return;
+	}
+	if (head)
+		iov[cnt++] = *head;
+	iov[cnt].iov_base = buf;
+	iov[cnt++].iov_len = got;
+	fuse_reply_iov(req, iov, cnt);
+	free(buf);
 }
 
 /* Reply with @size bytes of data at @off (all inside the file). */
@@ -270,7 +351,7 @@ static void reply_data(fuse_req_t req, struct fs_daemon *d, struct fs_inode *in,
 	}
 	m = map_range(in, f->fd, off, size, &rc);
 	if (!m) {
-		fuse_reply_err(req, -rc);
+		reply_copy(req, NULL, f->fd, size, off);
 		return;
 	}
 	buf.buf[0].mem = (char *)m->addr + off;
@@ -315,7 +396,7 @@ static void npy_read(fuse_req_t req, struct fs_daemon *d, struct fs_inode *in,
 	if (size > part) {
 		m = map_range(in, f->fd, 0, size - part, &rc);
 		if (!m) {
-			fuse_reply_err(req, -rc);
+			reply_copy(req, &iov[0], f->fd, size - part, 0);
 			goto out_free;
 		}
 		iov[1].iov_base = m->addr;
@@ -332,25 +413,26 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs_daemon *d = fuse_req_userdata(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	struct fs_inode *in = fs_inode_get(d, ino);
+	pthread_rwlock_t *size_lock = fs_size_lock(in);
 	struct stat st;
 
 	atomic_fetch_add(&d->ops, 1);
+	/* the size stays until the reply is written; then @in may be gone */
+	pthread_rwlock_rdlock(size_lock);
 	if (f->npy) {
-		npy_read(req, d, fs_inode_get(d, ino), f, size, off);
-		return;
-	}
-	if (fstat(f->fd, &st) < 0) {
+		npy_read(req, d, in, f, size, off);
+	} else if (fstat(f->fd, &st) < 0) {
 		fuse_reply_err(req, errno);
-		return;
-	}
-	if (off >= st.st_size) {
+	} else if (off >= st.st_size) {
 		fuse_reply_buf(req, NULL, 0);
-		return;
+	} else {
+		if ((uint64_t)off + size > (uint64_t)st.st_size)
+			size = (size_t)(st.st_size - off);
+		atomic_fetch_add(&d->bytes_read, size);
+		reply_data(req, d, in, f, size, off);
 	}
-	if ((uint64_t)off + size > (uint64_t)st.st_size)
-		size = (size_t)(st.st_size - off);
-	atomic_fetch_add(&d->bytes_read, size);
-	reply_data(req, d, fs_inode_get(d, ino), f, size, off);
+	pthread_rwlock_unlock(size_lock);
 }
 
 /* Copy the next @len bytes of @in (it advances) to memory at @dst. */
@@ -444,8 +526,10 @@ static ssize_t write_head(struct fs_daemon *d, struct fs_inode *in,
 	total = f->head_total;
 	if (f->head_len < total)
 		return (ssize_t)k;
+	pthread_rwlock_wrlock(fs_size_lock(in)); /* it may shrink the data */
 	rc = hmf_node_set_npy(in->node, f->head, total,
 			      f->trunc ? HMF_NPY_DISCARD : 0);
+	pthread_rwlock_unlock(fs_size_lock(in));
 	if (rc < 0)
 		return refuse(d, in, f, rc);
 	/* the bytes that came with the header are the data's first */
@@ -491,7 +575,9 @@ static ssize_t write_ready(struct fs_inode *in, struct fs_file *f,
 	memcpy(copy, hdr, hlen);
 	n = take(buf, copy + off, k);
 	if (n >= 0 && memcmp(copy, hdr, hlen) != 0) {
+		pthread_rwlock_wrlock(fs_size_lock(in));
 		rc = hmf_node_set_npy(in->node, copy, hlen, 0);
+		pthread_rwlock_unlock(fs_size_lock(in));
 		if (rc < 0) {
 			hmf_log(HMF_LOG_INFO, "NPY header not rewritten: %s",
 				hmf_errmsg());
@@ -602,7 +688,9 @@ static int npy_close(struct fs_daemon *d, struct fs_inode *in,
 				"the file ends inside its NPY header (%zu bytes)",
 				f->head_len));
 	} else if (last && f->state == FS_NPY_PENDING && f->trunc) {
+		pthread_rwlock_wrlock(fs_size_lock(in));
 		rc = hmf_node_set_npy(in->node, NULL, 0, HMF_NPY_DISCARD);
+		pthread_rwlock_unlock(fs_size_lock(in));
 		if (rc == 0)
 			f->trunc = false;
 	}
@@ -614,10 +702,26 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_daemon *d = fuse_req_userdata(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
-	int rc = 0;
+	bool failed = false;
+	int rc = 0, src;
 
-	if (f->npy)
+	if (f->npy) {
 		rc = npy_close(d, fs_inode_get(d, ino), f, false);
+		pthread_mutex_lock(&f->lock);
+		failed = f->state == FS_NPY_FAILED;
+		pthread_mutex_unlock(&f->lock);
+	}
+	/*
+	 * close() waits for the flush but not for the release: store the
+	 * shape now, or a daemon killed after close() returned leaves a
+	 * stale one (release syncs again after later writes).
+	 */
+	if (rc == 0 && f->written && !failed) {
+		src = sync_shape(fs_inode_get(d, ino));
+		if (src < 0)
+			hmf_log(HMF_LOG_WARNING, "cannot update the shape: %s",
+				hmf_errmsg());
+	}
 	fuse_reply_err(req, -rc);
 }
 
@@ -633,7 +737,7 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		npy_close(d, in, f, true);
 	/* (a refused new file is gone already) */
 	if (f->written && !(f->npy && f->state == FS_NPY_FAILED)) {
-		rc = hmf_node_sync_shape(in->node);
+		rc = sync_shape(in);
 		if (rc < 0)
 			hmf_log(HMF_LOG_WARNING, "cannot update the shape: %s",
 				hmf_errmsg());
@@ -664,12 +768,17 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 {
 	struct fs_daemon *d = fuse_req_userdata(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	struct fs_inode *in = fs_inode_get(d, ino);
 	int rc = 0;
 
 	if (f->written)
-		rc = hmf_node_sync_shape(fs_inode_get(d, ino)->node);
+		rc = sync_shape(in);
 	if (rc == 0)
-		rc = hmf_node_fsync(fs_inode_get(d, ino)->node, datasync);
+		rc = hmf_node_fsync(in->node, datasync);
+	/* removed or replaced meanwhile: only its data is left to flush */
+	if (rc < 0 && fs_inode_gone(in))
+		rc = (datasync ? fdatasync(f->fd) : fsync(f->fd)) < 0 ? -errno
+								      : 0;
 	fuse_reply_err(req, -rc);
 }
 
@@ -696,9 +805,11 @@ void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		off = (off_t)hlen;
 	}
 	off -= (off_t)hlen;
+	pthread_rwlock_wrlock(fs_size_lock(fs_inode_get(d, ino)));
 	if (rc == 0 && len > 0 && fallocate(f->fd, mode, off, len) < 0)
 		rc = -errno;
+	pthread_rwlock_unlock(fs_size_lock(fs_inode_get(d, ino)));
 	if (rc == 0)
-		rc = hmf_node_sync_shape(fs_inode_get(d, ino)->node);
+		rc = sync_shape(fs_inode_get(d, ino));
 	fuse_reply_err(req, -rc);
 }

@@ -5,7 +5,8 @@
  * requests into libhmf calls; no format logic lives here.
  *
  * Lock order: fs_daemon.lock before fs_inode.lock; never the reverse.
- * fs_file.lock (an NPY view's header phase) comes before both.
+ * fs_file.lock (an NPY view's header phase) comes before both, and
+ * fs_size_lock() before fs_inode.lock.
  */
 #ifndef HMF_FUSE_FS_H
 #define HMF_FUSE_FS_H
@@ -180,6 +181,21 @@ void fs_inode_forget(struct fs_daemon *d, struct fs_inode *in, uint64_t n);
  * filesystem).
  */
 void fs_inode_preserve(struct fs_daemon *d, int dirfd, const char *name);
+/*
+ * True when the array of @in was removed or replaced through this mount
+ * and only the data kept by fs_inode_preserve is left of it (no metadata).
+ */
+bool fs_inode_gone(struct fs_inode *in);
+/*
+ * The lock that keeps the data of @in from shrinking under a read: held
+ * shared by a read from its size check until its reply is written (from
+ * the mapping), exclusive while the data may shrink (truncate, O_TRUNC,
+ * an NPY header, fallocate). A reply from pages cut off meanwhile failed
+ * (EFAULT) and the reader got EIO instead of a short read. The one lock
+ * held across a reply, so not in the inode (the kernel may forget it as
+ * soon as it has the reply): one of a fixed set that inodes share.
+ */
+pthread_rwlock_t *fs_size_lock(struct fs_inode *in);
 /* Drop the node from the name table (it was removed or replaced). */
 void fs_inode_unhash(struct fs_daemon *d, struct fs_inode *in);
 /*
@@ -231,6 +247,12 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 /* Start using @fi as an open file of @in (after open or create). */
 int fs_file_open(struct fs_daemon *d, struct fs_inode *in, int flags,
 		 struct fuse_file_info *fi);
+/*
+ * Resize the raw data of @in to @size bytes (truncate, ftruncate) and
+ * store the shape it implies; also for an array removed or replaced while
+ * the kernel held it, as a local filesystem truncates an unlinked file.
+ */
+int fs_resize(struct fs_inode *in, uint64_t size);
 /* True when @in shows the NPY view. */
 bool fs_npy(struct fs_inode *in);
 /*

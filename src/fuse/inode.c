@@ -26,6 +26,15 @@
 /* fds kept for open files, mappings, the session and libhmf's work */
 #define FD_RESERVE 256
 
+/* fs_size_lock(): one daemon per process, so a fixed set will do */
+#define SIZE_LOCKS 64
+static pthread_rwlock_t size_locks[SIZE_LOCKS];
+
+pthread_rwlock_t *fs_size_lock(struct fs_inode *in)
+{
+	return &size_locks[in->ino % SIZE_LOCKS];
+}
+
 static size_t bucket_of(struct fs_daemon *d, dev_t dev, ino_t ino)
 {
 	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
@@ -68,11 +77,13 @@ static void set_budget(struct fs_daemon *d)
 int fs_inodes_init(struct fs_daemon *d, struct hmf_node *root)
 {
 	struct stat st;
-	int rc;
+	int rc, i;
 
 	rc = hmf_node_stat(root, &st);
 	if (rc < 0)
 		return rc;
+	for (i = 0; i < SIZE_LOCKS; i++)
+		pthread_rwlock_init(&size_locks[i], NULL);
 	d->nbuckets = 1024;
 	d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
 	if (!d->buckets)
@@ -144,6 +155,7 @@ static void all_add(struct fs_daemon *d, struct fs_inode *in)
 void fs_inodes_fini(struct fs_daemon *d)
 {
 	struct fs_inode *in, *next;
+	int i;
 
 	for (in = d->all.all_next; in && in != &d->all; in = next) {
 		next = in->all_next;
@@ -156,6 +168,8 @@ void fs_inodes_fini(struct fs_daemon *d)
 	pthread_cond_destroy(&d->evict_cond);
 	pthread_cond_destroy(&d->freed_cond);
 	pthread_mutex_destroy(&d->lock);
+	for (i = 0; i < SIZE_LOCKS; i++)
+		pthread_rwlock_destroy(&size_locks[i]);
 }
 
 struct fs_inode *fs_inode_get(struct fs_daemon *d, fuse_ino_t ino)
@@ -385,6 +399,17 @@ void fs_inode_preserve(struct fs_daemon *d, int dirfd, const char *name)
 	release_locked(d, in, &dead);
 	pthread_mutex_unlock(&d->lock);
 	free_dead(dead);
+}
+
+bool fs_inode_gone(struct fs_inode *in)
+{
+	struct stat st;
+	bool kept;
+
+	pthread_mutex_lock(&in->lock);
+	kept = in->datafd >= 0;
+	pthread_mutex_unlock(&in->lock);
+	return kept && hmf_node_stat(in->node, &st) < 0;
 }
 
 /* The inode of the array @name in @dirfd, pinned (kids + 1), or NULL. */

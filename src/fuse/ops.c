@@ -190,11 +190,13 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, d->opt.timeout);
 }
 
-static int set_times(struct hmf_node *n, const struct stat *attr, int to_set)
-{
-	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
-				  { .tv_nsec = UTIME_OMIT } };
+#define SET_TIMES                                                              \
+	(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | \
+	 FUSE_SET_ATTR_MTIME_NOW)
 
+static void times_of(const struct stat *attr, int to_set, struct timespec *ts)
+{
+	ts[0].tv_nsec = ts[1].tv_nsec = UTIME_OMIT;
 	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
 		ts[0].tv_nsec = UTIME_NOW;
 	else if (to_set & FUSE_SET_ATTR_ATIME)
@@ -203,7 +205,41 @@ static int set_times(struct hmf_node *n, const struct stat *attr, int to_set)
 		ts[1].tv_nsec = UTIME_NOW;
 	else if (to_set & FUSE_SET_ATTR_MTIME)
 		ts[1] = attr->st_mtim;
+}
+
+static int set_times(struct hmf_node *n, const struct stat *attr, int to_set)
+{
+	struct timespec ts[2];
+
+	times_of(attr, to_set, ts);
 	return hmf_node_utimens(n, ts);
+}
+
+/*
+ * Mode, owner and times of an array removed or replaced through this mount
+ * while the kernel held it: as on a local filesystem they still change, on
+ * the data that is left of it (fs_inode_preserve).
+ */
+static int setattr_kept(struct fs_inode *in, const struct stat *attr,
+			int to_set)
+{
+	struct timespec ts[2];
+	int fd;
+
+	pthread_mutex_lock(&in->lock);
+	fd = in->datafd; /* set once, closed when the inode is freed */
+	pthread_mutex_unlock(&in->lock);
+	if ((to_set & FUSE_SET_ATTR_MODE) &&
+	    fchmod(fd, attr->st_mode & 07777) < 0)
+		return -errno;
+	if ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
+	    fchown(fd, (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
+		   (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1) < 0)
+		return -errno;
+	times_of(attr, to_set, ts);
+	if ((to_set & SET_TIMES) && futimens(fd, ts) < 0)
+		return -errno;
+	return 0;
 }
 
 static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -215,6 +251,10 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int rc = 0;
 
 	(void)fi;
+	if ((to_set & ~FUSE_SET_ATTR_SIZE) && fs_inode_gone(in)) {
+		rc = setattr_kept(in, attr, to_set);
+		to_set &= FUSE_SET_ATTR_SIZE; /* fs_resize knows that case */
+	}
 	if (to_set & FUSE_SET_ATTR_MODE)
 		rc = hmf_node_chmod(in->node, attr->st_mode & 07777);
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
@@ -224,19 +264,20 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				    (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid
 								 : (gid_t)-1);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
-		if (hmf_node_is_group(in->node))
+		if (hmf_node_is_group(in->node)) {
 			rc = -EISDIR;
-		else if (attr->st_size < 0)
+		} else if (attr->st_size < 0) {
 			rc = -EINVAL;
-		else if (fs_npy(in)) /* the size counts the header */
+		} else if (fs_npy(in)) { /* the size counts the header */
+			pthread_rwlock_wrlock(fs_size_lock(in));
 			rc = hmf_node_npy_resize(in->node,
 						 (uint64_t)attr->st_size);
-		else
-			rc = hmf_node_resize(in->node, (uint64_t)attr->st_size);
+			pthread_rwlock_unlock(fs_size_lock(in));
+		} else {
+			rc = fs_resize(in, (uint64_t)attr->st_size);
+		}
 	}
-	if (rc == 0 &&
-	    (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-		       FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
+	if (rc == 0 && (to_set & SET_TIMES))
 		rc = set_times(in->node, attr, to_set);
 	if (rc == 0)
 		rc = fs_stat(d, in, &st);

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +226,30 @@ int hmf_node_open(struct hmf_root *r, const char *path, struct hmf_node **out)
 	return 0;
 }
 
+/*
+ * True when @n's directory was removed, or hidden for removal (a remove,
+ * or the node a rename replaced): a missing .hmf or data then means the
+ * node is gone (-ENOENT), not that the tree is corrupt (-EIO).
+ */
+static bool node_gone(const struct hmf_node *n)
+{
+	char link[64], path[PATH_MAX];
+	const char *base;
+	struct stat st;
+	ssize_t len;
+
+	if (fstat(n->fd, &st) == 0 && st.st_nlink == 0)
+		return true;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", n->fd);
+	len = readlink(link, path, sizeof(path) - 1);
+	if (len <= 0)
+		return false;
+	path[len] = '\0';
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return strncmp(base, HMF_TMP_PREFIX, strlen(HMF_TMP_PREFIX)) == 0;
+}
+
 int hmf_node_stat(struct hmf_node *n, struct stat *st)
 {
 	int rc;
@@ -236,6 +261,9 @@ int hmf_node_stat(struct hmf_node *n, struct stat *st)
 	}
 	if (fstatat(n->fd, HMF_DATA_FILE, st, AT_SYMLINK_NOFOLLOW) < 0) {
 		rc = -errno;
+		if (rc == -ENOENT && node_gone(n))
+			return hmf_err(-ENOENT, "%s: node was removed",
+				       n->what);
 		if (rc == -ENOENT)
 			return hmf_err(-EIO, "%s: array has no data file",
 				       n->what);
@@ -255,6 +283,9 @@ static int refresh_locked(struct hmf_node *n)
 
 	if (fstatat(n->fd, HMF_META_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		rc = -errno;
+		if (rc == -ENOENT && node_gone(n))
+			return hmf_err(-ENOENT, "%s: node was removed",
+				       n->what);
 		if (rc == -ENOENT)
 			return hmf_err(-EIO, "%s: .hmf disappeared", n->what);
 		return rc;
@@ -1134,7 +1165,16 @@ int hmf_node_resize(struct hmf_node *n, uint64_t size)
 	close(fd);
 	if (rc < 0)
 		return rc;
-	return hmf_node_sync_shape(n);
+	/*
+	 * The data has its new size, and the size is the truth (DESIGN
+	 * section 2): a shape that cannot be stored (a full disk) neither
+	 * undoes nor fails the resize. Readers derive it; the next sync or
+	 * fsck --repair stores it.
+	 */
+	if (hmf_node_sync_shape(n) < 0)
+		hmf_log(HMF_LOG_WARNING, "%s: resized; shape not stored: %s",
+			n->what, hmf_errmsg());
+	return 0;
 }
 
 static int apply_derived(struct hmf_meta *m, void *arg)

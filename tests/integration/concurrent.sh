@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # concurrent.sh - several processes on one array at once: two writers of
 # disjoint halves (os.pwrite at odd chunk sizes) with a reader running,
-# then two appenders' worth of growth while a third process reads.
+# then two appenders' worth of growth while a third process reads, then
+# readers of an array that others truncate (short reads, never EIO).
 # Usage: concurrent.sh single|multi
 . "$(dirname "$0")/lib.sh" "$@"
 require_numpy
@@ -124,6 +125,46 @@ for i in 1 2 3 4; do
 done
 check_eq "52 groups remain (13 per process)" 52 "$(find "$M/groupA" -mindepth 1 -maxdepth 1 -type d | wc -l)"
 check_eq "backing agrees" 52 "$(find "$ROOT/groupA" -mindepth 1 -maxdepth 1 -type d -name 'g[0-9]*' | wc -l)"
+
+echo "== readers while others truncate the array (shrink and grow)"
+# A read answered from the daemon's mapping must not touch pages that a
+# concurrent truncate cut off: that failed the reply, and the reader got
+# EIO instead of a short read.
+check "create shrink" truncate -s 1M "$M/groupA/shrink"
+cat >"$W/shrink.py" <<'EOF'
+import errno, os, random, sys, time
+p, role = sys.argv[1], sys.argv[2]
+rnd = random.Random(os.getpid())
+end = time.time() + 4
+n, errs = 0, {}
+while time.time() < end:
+    try:
+        if role == "truncate":
+            os.truncate(p, rnd.choice([0, 4096, 123457, 1 << 20, 3 << 20]))
+        else:
+            fd = os.open(p, os.O_RDONLY | (os.O_DIRECT if n % 2 else 0))
+            try:
+                os.pread(fd, 1 << 20, rnd.randrange(0, 2 << 20))
+            finally:
+                os.close(fd)
+        n += 1
+    except OSError as e:
+        k = errno.errorcode.get(e.errno, str(e.errno))
+        errs[k] = errs.get(k, 0) + 1
+if errs:
+    print("%s: %d calls, errors %s" % (role, n, errs))
+    sys.exit(1)
+EOF
+for i in 1 2 3 4 5; do
+	role=read
+	[ $i -le 2 ] && role=truncate
+	"$PY" "$W/shrink.py" "$M/groupA/shrink" $role >"$W/s$i.out" 2>&1 &
+	eval "s$i=\$!"
+done
+for i in 1 2 3 4 5; do
+	eval "pid=\$s$i"
+	wait "$pid" && pass "shrink race process $i" || fail "shrink race process $i: $(cat "$W/s$i.out")"
+done
 
 unmount_hmf "$MNT"
 finish

@@ -741,6 +741,42 @@ static void test_node_remove_keeps_open_data(void **state)
 	hmf_node_close(root);
 }
 
+/*
+ * A handle of a removed or replaced node answers -ENOENT, not -EIO: the
+ * mount's getxattr racing an unlink is no corrupt tree.
+ */
+static void test_node_removed_handle_is_enoent(void **state)
+{
+	struct fixture *fx = *state;
+	struct hmf_node *root = open_root(fx), *a, *b;
+	struct hmf_meta m;
+	struct stat st;
+	size_t len;
+	char *keys;
+	void *val;
+
+	assert_int_equal(create_text(root, "a", "payload", 0), 0);
+	assert_int_equal(create_text(root, "b", "old", 0), 0);
+	assert_int_equal(hmf_node_lookup(root, "a", &a), 0);
+	assert_int_equal(hmf_node_lookup(root, "b", &b), 0);
+	assert_int_equal(hmf_node_attr_set(a, "k", "v", 1, 0), 0);
+	assert_int_equal(hmf_node_remove(root, "a", HMF_RM_ARRAY), 0);
+	assert_int_equal(hmf_node_attr_get(a, "k", &val, &len), -ENOENT);
+	assert_int_equal(hmf_node_attr_list(a, &keys, &len), -ENOENT);
+	assert_int_equal(hmf_node_attr_set(a, "k", "w", 1, 0), -ENOENT);
+	assert_int_equal(hmf_node_meta(a, &m), -ENOENT);
+	assert_int_equal(hmf_node_stat(a, &st), -ENOENT);
+	assert_int_equal(hmf_node_sync_shape(a), -ENOENT);
+	/* the node a rename replaced */
+	assert_int_equal(create_text(root, "c", "new", 0), 0);
+	assert_int_equal(hmf_node_rename(root, "c", root, "b", 0), 0);
+	assert_int_equal(hmf_node_stat(b, &st), -ENOENT);
+	assert_int_equal(hmf_node_meta(b, &m), -ENOENT);
+	hmf_node_close(b);
+	hmf_node_close(a);
+	hmf_node_close(root);
+}
+
 static void test_node_rename_moves(void **state)
 {
 	struct fixture *fx = *state;
@@ -1606,6 +1642,7 @@ int main(void)
 		T(test_node_remove_non_empty_group),
 		T(test_node_remove_recursive_stays_inside),
 		T(test_node_remove_keeps_open_data),
+		T(test_node_removed_handle_is_enoent),
 		T(test_node_rename_moves),
 		T(test_node_rename_replaces_array),
 		T(test_node_rename_noreplace),
