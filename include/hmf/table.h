@@ -111,6 +111,15 @@ int hmf_raw_read_table(int fd, uint64_t offset, const struct hmf_dtype *dtype,
 		       const struct hmf_table_opts *o,
 		       struct hmf_table_progress *p, struct hmf_table *out);
 
+/*
+ * Release the memory behind column @i now, if it has a buffer of its own
+ * that no other column shares (a CSV column); a view into a mapping (NPY)
+ * stays until hmf_table_fini(). Either way the column's data must not be
+ * read afterwards. For a caller that is done with some columns and needs
+ * memory for others: freed pages are the cheap ones to use again.
+ */
+void hmf_table_drop_column(struct hmf_table *t, size_t i);
+
 /* Release what @t owns. Accepts a zeroed struct. */
 void hmf_table_fini(struct hmf_table *t);
 

@@ -34,7 +34,6 @@ struct run {
 	struct hmf_ingest_progress p;
 	int fd, rc;
 	char msg[1024];
-	atomic_int done;
 };
 
 static void *run_main(void *arg)
@@ -44,7 +43,6 @@ static void *run_main(void *arg)
 	w->rc = hmf_ingest_run(w->r, w->q, w->fd, &w->p, NULL);
 	if (w->rc < 0)
 		snprintf(w->msg, sizeof(w->msg), "%s", hmf_errmsg());
-	atomic_store(&w->done, 1);
 	return NULL;
 }
 
@@ -122,7 +120,7 @@ int cmd_ingest(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run w = { .fd = -1 };
-	bool quiet = false, tty;
+	bool quiet = false, tty, joined = false;
 	pthread_t tid;
 	double t0, secs;
 	size_t len = 0;
@@ -162,12 +160,21 @@ int cmd_ingest(int argc, char **argv)
 		rc = -EAGAIN;
 		goto out;
 	}
-	while (!atomic_load(&w.done)) {
-		if (tty)
-			draw(&w.p, now() - t0);
-		usleep(200 * 1000);
+	/* redraw every 200 ms, but go on as soon as the job ends */
+	while (tty && !joined) {
+		struct timespec until;
+
+		draw(&w.p, now() - t0);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		joined = pthread_timedjoin_np(tid, NULL, &until) == 0;
 	}
-	pthread_join(tid, NULL);
+	if (!joined)
+		pthread_join(tid, NULL);
 	secs = now() - t0;
 	if (tty) {
 		draw(&w.p, secs);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * engine.c - the ingest engine: read the source table, plan each array's
- * dtype, group rows by a column and order them by another, write arrays x
- * groups tasks on a thread pool into a staging group of the root, and
+ * dtype, group rows by a column (group.c), move every row's values into
+ * one buffer per array, laid out group after group (the partition, which
+ * reads the table once, in order), order each group, then write arrays x
+ * groups tasks on a thread pool into a staging group of the root and
  * publish by rename. A failure at any step removes the staging group, so a
  * failed job leaves nothing in the tree.
  */
@@ -25,13 +27,19 @@
 #include "plan_i.h"
 #include "pool_i.h"
 
-/* Rows are gathered into a buffer of this size, then written. */
-#define GATHER_BYTES (4u << 20)
+/*
+ * An ordered array up to this size is gathered whole and created with its
+ * data; a larger one is written from a buffer of this size at a time.
+ */
+#define GATHER_BYTES ((size_t)8 << 20)
 
 struct out_array {
 	const struct hmf_ingest_array *spec;
 	size_t *cols; /* table column of each of spec->cols */
 	struct hmf_dtype dtype;
+	size_t rowbytes;      /* one row: ncols items */
+	unsigned char *slots; /* every row, by slot (ingest_partition) */
+	size_t slots_len;
 };
 
 struct job {
@@ -43,8 +51,11 @@ struct job {
 	const atomic_int *stop;
 	unsigned threads;
 	struct hmf_table t;
+	uint64_t nrows;
 	struct out_array *arrays;
-	struct ingest_groups g;	  /* the row order and the groups */
+	struct ingest_groups g;	   /* the groups and where each row goes */
+	struct ingest_order order; /* keys and idx set when ordering */
+	bool ordered;
 	struct hmf_node **gnodes; /* staged node receiving each group */
 	struct hmf_node *stage;
 	char stage_name[HMF_STAGE_NAME_LEN];
@@ -214,13 +225,15 @@ static int plan_arrays(struct job *j)
 	return 0;
 }
 
-/* Stage the groups (or the dest itself) that will receive the arrays. */
+/*
+ * Stage the dest (a new one is built whole in the staging group and
+ * published by one rename); the groups' nodes are made by group_task.
+ */
 static int stage_groups(struct job *j)
 {
 	const char *names[HMF_PATH_MAX / 2];
 	char buf[HMF_PATH_MAX];
 	struct hmf_meta gm;
-	size_t i;
 	int n, rc;
 
 	rc = hmf_node_open(j->r, j->q->dest, &j->dest);
@@ -234,7 +247,6 @@ static int stage_groups(struct job *j)
 	hmf_meta_init(&gm, HMF_KIND_GROUP);
 	j->container = j->stage;
 	if (!j->dest) {
-		/* a new dest is built whole and published by one rename */
 		n = hmf_path_split(j->q->dest, buf, sizeof(buf), names,
 				   HMF_PATH_MAX / 2);
 		rc = n < 0 ? n : 0;
@@ -242,18 +254,130 @@ static int stage_groups(struct job *j)
 			rc = hmf_node_create(j->stage, names[n - 1], &gm, NULL,
 					     0, j->gowner, 0, &j->container);
 	}
-	j->gnodes = calloc(j->g.ngroups, sizeof(*j->gnodes));
+	hmf_meta_fini(&gm);
+	j->gnodes = calloc(j->g.ngroups ? j->g.ngroups : 1, sizeof(*j->gnodes));
 	if (rc == 0 && !j->gnodes)
 		rc = -ENOMEM;
-	for (i = 0; rc == 0 && i < j->g.ngroups; i++) {
-		if (!j->g.names) {
-			j->gnodes[i] = j->container;
+	if (rc == 0 && !j->g.names)
+		j->gnodes[0] = j->container;
+	return rc;
+}
+
+/*
+ * Release the table's columns that no step from @first_array on reads
+ * (nor the order keys, while @keys_pending or when the sort compares the
+ * column itself): the next buffers then reuse their pages, and a page
+ * used for the first time costs more here than filling it (DESIGN
+ * section 8).
+ */
+static void drop_columns(struct job *j, size_t first_array, bool keys_pending,
+			 ssize_t ocol)
+{
+	size_t c, i, k;
+	bool used;
+
+	for (c = 0; c < j->t.ncols; c++) {
+		if (!j->t.cols[c].data)
 			continue;
-		}
-		rc = hmf_node_create(j->container, j->g.names[i], &gm, NULL, 0,
-				     j->gowner, 0, &j->gnodes[i]);
+		used = (ssize_t)c == ocol && (keys_pending || j->order.bytes);
+		for (i = first_array; !used && i < j->q->narrays; i++)
+			for (k = 0; k < j->arrays[i].spec->ncols; k++)
+				used |= j->arrays[i].cols[k] == c;
+		if (!used)
+			hmf_table_drop_column(&j->t, c);
 	}
-	hmf_meta_fini(&gm);
+}
+
+/*
+ * Move the table's rows into their slots: the order keys first, then
+ * each array's columns, converted to its dtype, into a buffer of its own,
+ * one array at a time so that each can reuse the memory of the columns
+ * read before it.
+ */
+static int partition(struct job *j, ssize_t ocol)
+{
+	struct ingest_lane *lanes = NULL;
+	uint64_t n = j->t.nrows, most = 0;
+	size_t i, c;
+	int rc = 0;
+
+	drop_columns(j, 0, true, ocol);
+	if (ocol >= 0) {
+		for (i = 0; i < j->g.ngroups; i++)
+			if (j->g.count[i] > most)
+				most = j->g.count[i];
+		if (most > UINT32_MAX)
+			return hmf_err(
+				-EFBIG,
+				"cannot order a group of %llu rows (at most 2^32)",
+				(unsigned long long)most);
+		j->order.col = &j->t.cols[ocol];
+		j->order.ascending = j->q->ascending;
+		j->order.keys = ingest_alloc(n * sizeof(*j->order.keys));
+		if (!j->order.keys)
+			return -ENOMEM;
+		j->ordered = true;
+		rc = ingest_partition(&j->g, &j->order, NULL, 0, j->threads,
+				      j->stop);
+		if (rc < 0)
+			return rc;
+	}
+	for (i = 0; i < j->q->narrays; i++) {
+		struct out_array *a = &j->arrays[i];
+
+		drop_columns(j, i, false, ocol);
+		a->rowbytes = a->spec->ncols * a->dtype.itemsize;
+		if (n > SIZE_MAX / (a->rowbytes ? a->rowbytes : 1))
+			return hmf_err(-ENOMEM, "%s: too many rows",
+				       a->spec->name);
+		a->slots_len = n * a->rowbytes;
+		a->slots = ingest_alloc(a->slots_len);
+		lanes = calloc(a->spec->ncols, sizeof(*lanes));
+		if (!a->slots || !lanes) {
+			free(lanes);
+			return hmf_err(-ENOMEM, "no memory for array %s",
+				       a->spec->name);
+		}
+		for (c = 0; c < a->spec->ncols; c++) {
+			lanes[c].col = &j->t.cols[a->cols[c]];
+			lanes[c].to = &a->dtype;
+			lanes[c].dst = a->slots + c * a->dtype.itemsize;
+			lanes[c].dst_stride = a->rowbytes;
+		}
+		rc = ingest_partition(&j->g, NULL, lanes, a->spec->ncols,
+				      j->threads, j->stop);
+		free(lanes);
+		if (rc < 0)
+			return rc;
+	}
+	drop_columns(j, j->q->narrays, false, ocol);
+	if (j->ordered && j->g.gid) {
+		/* the groups' numbering is done with: its memory orders them */
+		j->order.idx = j->g.gid;
+		j->g.gid = NULL;
+	} else if (j->ordered) {
+		j->order.idx = ingest_alloc(n * sizeof(*j->order.idx));
+		if (!j->order.idx)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Group @gi: its node (with groupby), and its rows' order. */
+static int group_task(void *arg, size_t gi)
+{
+	struct job *j = arg;
+	struct hmf_meta gm;
+	int rc = 0;
+
+	if (j->g.names) {
+		hmf_meta_init(&gm, HMF_KIND_GROUP);
+		rc = hmf_node_create(j->container, j->g.names[gi], &gm, NULL, 0,
+				     j->gowner, 0, &j->gnodes[gi]);
+		hmf_meta_fini(&gm);
+	}
+	if (rc == 0 && j->ordered)
+		rc = ingest_sort(&j->g, &j->order, gi);
 	return rc;
 }
 
@@ -275,85 +399,38 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* How one column's values reach the array: the common cases are direct. */
-enum conv {
-	CONV_COPY8, /* same 8-byte dtype */
-	CONV_COPY,  /* same dtype */
-	CONV_I8_F8, /* <i8 into <f8 */
-	CONV_ANY,
-};
-
-static enum conv conv_of(const struct hmf_dtype *from,
-			 const struct hmf_dtype *to)
+/* Rows idx[0..n-1] of @src (@rb bytes each) into @dst, in that order. */
+static void gather(unsigned char *dst, const unsigned char *src,
+		   const uint32_t *idx, size_t n, size_t rb)
 {
-	if (hmf_dtype_equal(from, to))
-		return to->itemsize == 8 ? CONV_COPY8 : CONV_COPY;
-	if (strcmp(from->str, "<i8") == 0 && strcmp(to->str, "<f8") == 0)
-		return CONV_I8_F8;
-	return CONV_ANY;
-}
+	size_t i;
 
-/* Gather @n rows of @a (rows[0..n-1]) into @o, converted. */
-static void gather(const struct job *j, const struct out_array *a,
-		   const enum conv *conv, const uint64_t *rows, size_t n,
-		   unsigned char *o)
-{
-	size_t k = a->spec->ncols, isz = a->dtype.itemsize, r, c;
-
-	for (r = 0; r < n; r++) {
-		for (c = 0; c < k; c++, o += isz) {
-			const struct hmf_column *col = &j->t.cols[a->cols[c]];
-			const unsigned char *src =
-				col->data + rows[r] * col->stride;
-			int64_t i;
-			double f;
-
-			switch (conv[c]) {
-			case CONV_COPY8:
-				memcpy(o, src, 8);
-				break;
-			case CONV_COPY:
-				memcpy(o, src, isz);
-				break;
-			case CONV_I8_F8:
-				memcpy(&i, src, 8);
-				f = (double)i;
-				memcpy(o, &f, 8);
-				break;
-			case CONV_ANY:
-				plan_convert(&col->dtype, src, &a->dtype, o);
-				break;
-			}
-		}
+	if (rb == 8) {
+		for (i = 0; i < n; i++)
+			memcpy(dst + i * 8, src + (size_t)idx[i] * 8, 8);
+	} else if (rb == 16) {
+		for (i = 0; i < n; i++)
+			memcpy(dst + i * 16, src + (size_t)idx[i] * 16, 16);
+	} else {
+		for (i = 0; i < n; i++)
+			memcpy(dst + i * rb, src + (size_t)idx[i] * rb, rb);
 	}
 }
 
-/* Write array @a of group @gi: gather its rows, convert, write. */
-static int write_task(void *arg, size_t task)
+/* A big ordered array: made empty, then written a buffer at a time. */
+static int write_big(const struct job *j, struct hmf_node *gnode,
+		     const struct out_array *a, const struct hmf_meta *m,
+		     const unsigned char *src, const uint32_t *idx,
+		     uint64_t nrows)
 {
-	struct job *j = arg;
-	size_t ai = task % j->q->narrays, gi = task / j->q->narrays;
-	const struct out_array *a = &j->arrays[ai];
-	const uint64_t *rows = j->g.perm + j->g.start[gi];
-	uint64_t nrows = j->g.count[gi], done = 0, nbytes;
-	size_t k = a->spec->ncols, isz = a->dtype.itemsize, c;
-	size_t rowbytes = k * isz, per = GATHER_BYTES / rowbytes, n;
+	size_t rb = a->rowbytes, per = GATHER_BYTES / rb, n;
 	struct hmf_node *node;
-	enum conv *conv;
 	unsigned char *buf;
-	struct hmf_meta m;
+	uint64_t done = 0;
 	int fd, rc;
 
-	hmf_meta_init(&m, HMF_KIND_ARRAY);
-	m.dtype = a->dtype;
-	m.ndim = a->spec->one_column ? 1 : 2;
-	m.shape[0] = nrows;
-	m.shape[1] = k;
-	rc = hmf_dtype_nbytes(&m.dtype, m.ndim, m.shape, &nbytes);
-	if (rc == 0)
-		rc = hmf_node_create(j->gnodes[gi], a->spec->name, &m, NULL,
-				     nbytes, j->aowner, 0, &node);
-	hmf_meta_fini(&m);
+	rc = hmf_node_create(gnode, a->spec->name, m, NULL, 0, j->aowner, 0,
+			     &node);
 	if (rc < 0)
 		return rc;
 	rc = hmf_node_data_open(node, O_WRONLY, &fd);
@@ -361,33 +438,64 @@ static int write_task(void *arg, size_t task)
 	if (rc < 0)
 		return rc;
 	if (per == 0)
-		per = 1;
-	/* small groups take small buffers: reused heap memory, no faults */
-	if (per > nrows)
-		per = nrows ? (size_t)nrows : 1;
-	buf = malloc(per * rowbytes);
-	conv = malloc(k * sizeof(*conv));
-	if (!buf || !conv) {
+		per = 1; /* a row of more than GATHER_BYTES */
+	buf = malloc(per * rb);
+	if (!buf)
 		rc = -ENOMEM;
-		nrows = 0;
-	}
-	for (c = 0; conv && c < k; c++)
-		conv[c] = conv_of(&j->t.cols[a->cols[c]].dtype, &a->dtype);
-	while (done < nrows && rc == 0) {
+	while (rc == 0 && done < nrows) {
 		n = nrows - done < per ? (size_t)(nrows - done) : per;
-		gather(j, a, conv, rows + done, n, buf);
+		gather(buf, src, idx + done, n, rb);
 		/* pwrite, not stores into a mapping: a full disk is ENOSPC */
-		rc = pwrite_all(fd, buf, n * rowbytes, done * rowbytes);
+		rc = pwrite_all(fd, buf, n * rb, done * rb);
 		done += n;
 		if (rc == 0 && j->stop && atomic_load(j->stop))
 			rc = hmf_err(-EINTR, "stopped");
 	}
-	free(conv);
 	free(buf);
 	close(fd);
 	if (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO)
 		return hmf_err(rc, "writing %s/%s: %s", j->q->dest,
 			       a->spec->name, strerrordesc_np(-rc));
+	return rc;
+}
+
+/* Write array @ai of group @gi: its rows, in order, from its slots. */
+static int write_array(struct job *j, size_t gi, size_t ai)
+{
+	const struct out_array *a = &j->arrays[ai];
+	uint64_t start = j->g.start[gi], nrows = j->g.count[gi], nbytes;
+	const unsigned char *src = a->slots + start * a->rowbytes;
+	unsigned char *buf = NULL;
+	struct hmf_meta m;
+	int rc;
+
+	hmf_meta_init(&m, HMF_KIND_ARRAY);
+	m.dtype = a->dtype;
+	m.ndim = a->spec->one_column ? 1 : 2;
+	m.shape[0] = nrows;
+	m.shape[1] = a->spec->ncols;
+	rc = hmf_dtype_nbytes(&m.dtype, m.ndim, m.shape, &nbytes);
+	if (rc == 0 && j->ordered && nbytes > GATHER_BYTES) {
+		rc = write_big(j, j->gnodes[gi], a, &m, src,
+			       j->order.idx + start, nrows);
+		goto out;
+	}
+	if (rc == 0 && j->ordered) {
+		buf = malloc(nbytes ? nbytes : 1);
+		if (!buf)
+			rc = -ENOMEM;
+		else
+			gather(buf, src, j->order.idx + start, nrows,
+			       a->rowbytes);
+	}
+	/* the data goes in as the array is made: no second open */
+	if (rc == 0)
+		rc = hmf_node_create(j->gnodes[gi], a->spec->name, &m,
+				     buf ? buf : src, nbytes, j->aowner, 0,
+				     NULL);
+	free(buf);
+out:
+	hmf_meta_fini(&m);
 	if (rc < 0)
 		return rc;
 	if (j->p) {
@@ -395,6 +503,37 @@ static int write_task(void *arg, size_t task)
 		atomic_fetch_add(&j->p->bytes_written, nbytes);
 	}
 	return 0;
+}
+
+/*
+ * Task @task of groups x arrays, the groups varying fastest: threads at
+ * work at the same time create in different groups' directories.
+ */
+static int write_task(void *arg, size_t task)
+{
+	struct job *j = arg;
+
+	return write_array(j, task % j->g.ngroups, task / j->g.ngroups);
+}
+
+/*
+ * All of group @gi: its node, its order, its arrays. The node is closed
+ * when done: a job of many groups must not hold a descriptor for each.
+ */
+static int whole_group_task(void *arg, size_t gi)
+{
+	struct job *j = arg;
+	size_t ai;
+	int rc;
+
+	rc = group_task(j, gi);
+	for (ai = 0; rc == 0 && ai < j->q->narrays; ai++)
+		rc = write_array(j, gi, ai);
+	if (j->gnodes[gi] != j->container) {
+		hmf_node_close(j->gnodes[gi]);
+		j->gnodes[gi] = NULL;
+	}
+	return rc;
 }
 
 /* JSON text of a list of names or of numbers, in a malloc'ed string. */
@@ -451,7 +590,7 @@ static int set_dest_attrs(struct job *j, struct hmf_node *n)
 	int rc = -ENOMEM;
 
 	if (asprintf(&ingest, "{\"request\":%s,\"rows\":%llu}", j->q->text,
-		     (unsigned long long)j->t.nrows) < 0)
+		     (unsigned long long)j->nrows) < 0)
 		return -ENOMEM;
 	if (j->g.names) {
 		names = json_list(j->g.names, NULL, j->g.ngroups);
@@ -602,7 +741,7 @@ static void job_fini(struct job *j)
 
 	if (j->gnodes)
 		for (i = 0; i < j->g.ngroups; i++)
-			if (j->gnodes[i] != j->container)
+			if (j->gnodes[i] && j->gnodes[i] != j->container)
 				hmf_node_close(j->gnodes[i]);
 	free(j->gnodes);
 	if (j->container != j->stage)
@@ -613,9 +752,13 @@ static void job_fini(struct job *j)
 			j->stage_name);
 	hmf_node_close(j->dest);
 	if (j->arrays)
-		for (i = 0; i < j->q->narrays; i++)
+		for (i = 0; i < j->q->narrays; i++) {
 			free(j->arrays[i].cols);
+			ingest_free(j->arrays[i].slots, j->arrays[i].slots_len);
+		}
 	free(j->arrays);
+	ingest_free(j->order.keys, j->nrows * sizeof(*j->order.keys));
+	ingest_free(j->order.idx, j->nrows * sizeof(*j->order.idx));
 	ingest_groups_fini(&j->g);
 	hmf_table_fini(&j->t);
 }
@@ -647,15 +790,17 @@ int hmf_ingest_run(struct hmf_root *r, const struct hmf_ingest_request *q,
 	}
 	j.threads = q->threads ? q->threads : pool_default_threads();
 	rc = read_source(&j, srcfd);
+	j.nrows = j.t.nrows;
 	if (rc == 0)
 		rc = plan_arrays(&j);
 	if (rc == 0)
 		rc = column_index(&j, q->groupby, &gcol);
 	if (rc == 0)
 		rc = column_index(&j, q->orderby, &ocol);
+	if (rc == 0 && ocol >= 0)
+		rc = ingest_order_check(&j.t.cols[ocol]);
 	if (rc == 0)
-		rc = ingest_group(&j.t, gcol, ocol, q->ascending, j.threads,
-				  stop, &j.g);
+		rc = ingest_group(&j.t, gcol, j.threads, stop, &j.g);
 	if (rc == 0 && p)
 		atomic_store(&p->arrays_total, q->narrays * j.g.ngroups);
 	if (rc == 0)
@@ -663,8 +808,27 @@ int hmf_ingest_run(struct hmf_root *r, const struct hmf_ingest_request *q,
 	if (rc == 0 && !j.dest)
 		rc = set_dest_attrs(&j, j.container);
 	if (rc == 0)
-		rc = pool_run(j.threads, q->narrays * j.g.ngroups, write_task,
-			      &j, stop);
+		rc = partition(&j, ocol);
+	/* the rest of the table goes, unless the sort still reads it */
+	if (rc == 0 && !j.order.bytes) {
+		hmf_table_fini(&j.t);
+		j.order.col = NULL;
+	}
+	/*
+	 * With a group for every thread, each task does a whole group (the
+	 * threads then seldom wait for the same directory, and only as many
+	 * groups are open as there are threads); fewer groups are ordered
+	 * first, then written array by array.
+	 */
+	if (rc == 0 && j.g.ngroups >= j.threads) {
+		rc = pool_run(j.threads, j.g.ngroups, whole_group_task, &j,
+			      stop);
+	} else if (rc == 0) {
+		rc = pool_run(j.threads, j.g.ngroups, group_task, &j, stop);
+		if (rc == 0)
+			rc = pool_run(j.threads, q->narrays * j.g.ngroups,
+				      write_task, &j, stop);
+	}
 	if (rc == 0)
 		rc = publish(&j);
 	/* the data is in place now: a missing attribute does not undo it */

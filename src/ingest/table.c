@@ -36,6 +36,24 @@ void hmf_table_fini(struct hmf_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+void hmf_table_drop_column(struct hmf_table *t, size_t i)
+{
+	const unsigned char *data = t->cols[i].data;
+	size_t k;
+
+	t->cols[i].data = NULL;
+	for (k = 0; data && k < t->ncols; k++)
+		if (t->cols[k].data == data)
+			return; /* another column still reads it */
+	for (k = 0; data && k < t->nbufs; k++) {
+		if (t->bufs[k] == data) {
+			free(t->bufs[k]);
+			t->bufs[k] = NULL;
+			return;
+		}
+	}
+}
+
 void hmf_table_names_free(char **names, size_t count)
 {
 	size_t i;

@@ -1180,6 +1180,100 @@ static void test_csv_floats_round_like_strtod(void **state)
 	free(t.p);
 }
 
+/*
+ * The Eisel-Lemire range (up to 19 digits, 10^-128 .. 10^128): random
+ * 16-19 digit mantissas, and exact midpoints between two doubles written
+ * out in full ((2m + 1) * 2^e, i.e. (2m + 1) * 5^-e * 10^e), where only
+ * round-half-to-even decides. Every text read exactly as strtod.
+ */
+static void test_csv_floats_halfway_and_19_digits(void **state)
+{
+	struct fixture *fx = *state;
+	struct hmf_table_opts o = opts(2);
+	struct text t = { 0 };
+	const struct hmf_column *c;
+	struct hmf_table tab;
+	char **texts;
+	const int n = 40000;
+	char buf[128];
+	int i, k, nd;
+
+	texts = calloc((size_t)n, sizeof(*texts));
+	assert_non_null(texts);
+	rnd_state = 4242;
+	add(&t, "v\n");
+	for (i = 0; i < n; i++) {
+		if (i % 2) {
+			nd = 16 + (int)rnd_below(4);
+			buf[0] = (char)('1' + rnd_below(9));
+			for (k = 1; k < nd; k++)
+				buf[k] = (char)('0' + rnd_below(10));
+			snprintf(buf + nd, sizeof(buf) - (size_t)nd, "e%d",
+				 (int)rnd_below(257) - 128 - nd);
+		} else {
+			/* (2m + 1) * 2^-s with 2m + 1 < 2^54: exactly between
+			 * two doubles; printed as an integer times 10^-s */
+			uint64_t m = (rnd() >> 11) | ((uint64_t)1 << 52);
+			unsigned __int128 x = 2 * (unsigned __int128)m + 1;
+			int sh = (int)rnd_below(10);
+
+			for (k = 0; k < sh; k++)
+				x *= 5;
+			if (x >= (unsigned __int128)10000000000000000000ull) {
+				sh = 0;
+				x = 2 * (unsigned __int128)m + 1;
+			}
+			snprintf(buf, sizeof(buf), "%llue-%d",
+				 (unsigned long long)x, sh);
+		}
+		texts[i] = strdup(buf);
+		assert_non_null(texts[i]);
+		add(&t, "%s\n", buf);
+	}
+	assert_int_equal(read_csv_n(fx, t.p, t.len, &o, &tab), 0);
+	c = col(&tab, "v");
+	for (i = 0; i < n; i++) {
+		double want = strtod(texts[i], NULL),
+		       got = get_f64(c, (uint64_t)i);
+
+		if (bits(want) != bits(got))
+			fail_msg("'%s': %.17g, strtod %.17g", texts[i], got,
+				 want);
+		free(texts[i]);
+	}
+	hmf_table_fini(&tab);
+	free(texts);
+	free(t.p);
+}
+
+/*
+ * hmf_table_drop_column: a column's buffer goes with the last column that
+ * reads it (a column wanted twice shares one), the others stay readable.
+ */
+static void test_csv_drop_column(void **state)
+{
+	static const char *const want[] = { "a", "b", "a" };
+	struct fixture *fx = *state;
+	struct hmf_table_opts o = opts(1);
+	struct hmf_table t;
+
+	o.want = want;
+	o.nwant = 3;
+	assert_int_equal(read_csv(fx, "a,b\n1,2.5\n3,4.5\n", &o, &t), 0);
+	assert_int_equal(t.ncols, 3);
+	assert_ptr_equal(t.cols[0].data, t.cols[2].data);
+	hmf_table_drop_column(&t, 0);
+	assert_null(t.cols[0].data);
+	/* still there for the other column that reads it */
+	assert_int_equal(get_i64(&t.cols[2], 1), 3);
+	hmf_table_drop_column(&t, 1);
+	assert_null(t.cols[1].data);
+	hmf_table_drop_column(&t, 2);
+	hmf_table_drop_column(&t, 2); /* twice: nothing more happens */
+	assert_null(t.cols[2].data);
+	hmf_table_fini(&t);
+}
+
 /* pandas */
 
 static int run_python(char *const argv[])
@@ -1649,6 +1743,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_csv_floats_round_like_strtod, fx_setup_bare,
 			fx_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_csv_floats_halfway_and_19_digits, fx_setup_bare,
+			fx_teardown),
+		cmocka_unit_test_setup_teardown(test_csv_drop_column,
+						fx_setup_bare, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_csv_matches_pandas,
 						fx_setup_bare, fx_teardown),
 	};

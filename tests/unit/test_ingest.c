@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -258,6 +259,173 @@ static void test_ingest_overwrite(void **state)
 	free(src);
 }
 
+/* Ordered by a string column: the sort compares the table's bytes. */
+static void test_ingest_orderby_string(void **state)
+{
+	static const char text[] = "k,s,x\n"
+				   "1,pear,1\n"
+				   "2,fig,2\n"
+				   "1,apple,3\n"
+				   "1,pear,4\n"
+				   "2,date,5\n";
+	struct fixture *fx = *state;
+	char *src = source(fx, "s.csv", text, strlen(text));
+	struct hmf_view v;
+	const int64_t *x;
+
+	assert_int_equal(
+		run(fx,
+		    "{\"source\":\"%s\",\"dest\":\"/s\",\"arrays\":{\"x\":\"x\"},\"groupby\":\"k\",\"orderby\":\"s\",\"ascending\":false}",
+		    src),
+		0);
+	/* group 1: pear (1), pear (4), apple (3): ties in table order */
+	get(fx, "/s/1/x", &v);
+	x = v.data;
+	assert_int_equal(v.shape[0], 3);
+	assert_true(x[0] == 1 && x[1] == 4 && x[2] == 3);
+	hmf_view_fini(&v);
+	get(fx, "/s/2/x", &v);
+	x = v.data;
+	assert_true(x[0] == 2 && x[1] == 5);
+	hmf_view_fini(&v);
+	free(src);
+}
+
+/* A table without rows: no groups, and empty arrays without groupby. */
+static void test_ingest_no_rows(void **state)
+{
+	struct fixture *fx = *state;
+	char *src = source(fx, "e.csv", "k,t\n", 4);
+	struct hmf_view v;
+	char *val;
+
+	assert_int_equal(
+		run(fx,
+		    "{\"source\":\"%s\",\"dest\":\"/e\",\"arrays\":{\"t\":\"t\"},\"groupby\":\"k\",\"orderby\":\"t\"}",
+		    src),
+		0);
+	assert_int_equal(
+		hmf_get_node_attr(fx->r, "/e", "hmf.group_names", &val, NULL),
+		0);
+	assert_string_equal(val, "[]");
+	free(val);
+	assert_int_equal(
+		run(fx,
+		    "{\"source\":\"%s\",\"dest\":\"/f\",\"arrays\":{\"t\":[\"k\",\"t\"]},\"orderby\":\"t\"}",
+		    src),
+		0);
+	get(fx, "/f/t", &v);
+	assert_int_equal(v.shape[0], 0);
+	assert_int_equal(v.shape[1], 2);
+	hmf_view_fini(&v);
+	free(src);
+}
+
+/*
+ * A table big enough to be cut into several parts: one thread and three
+ * give the same bytes (groups found per part and merged, rows moved by
+ * several threads; a big group, middling ones and some of a few rows;
+ * NaN, ties, -0.0 and 0.0 as one group, integers promoted to float64).
+ */
+static void test_ingest_threads_agree(void **state)
+{
+	struct fixture *fx = *state;
+	const int rows = 30000;
+	uint64_t x = 88172645463325252ull;
+	char *text, *p, *src, req[512], path[64];
+	struct hmf_dirent *e;
+	struct hmf_view v1, v3;
+	size_t n, i;
+	int row, k;
+
+	text = malloc((size_t)rows * 48 + 16);
+	assert_non_null(text);
+	p = text + sprintf(text, "g,t,x,s\n");
+	for (row = 0; row < rows; row++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (x % 1000 == 1)
+			p += sprintf(p, "%d,", 100 + (int)(x >> 12 & 3));
+		else if (x % 3)
+			p += sprintf(p, "%s,", x & 64 ? "0.0" : "-0.0");
+		else
+			p += sprintf(p, "%d,", (int)(x >> 8 & 31) - 16);
+		if ((x >> 20) % 500 == 7)
+			p += sprintf(p, ",");
+		else
+			p += sprintf(p, "%d.5,", (int)((x >> 20) % 500));
+		p += sprintf(p, "%d,%c%c\n", row, 'a' + (int)(x >> 30 & 15),
+			     'a' + (int)(x >> 40 & 15));
+	}
+	src = source(fx, "m.csv", text, (size_t)(p - text));
+	free(text);
+	for (k = 1; k <= 3; k += 2) {
+		snprintf(
+			req, sizeof(req),
+			"{\"source\":\"%%s\",\"dest\":\"/t%d\",\"arrays\":{\"a\":[\"x\",\"t\"],\"b\":\"s\"},\"groupby\":\"g\",\"orderby\":\"t\",\"ascending\":false,\"threads\":%d}",
+			k, k);
+		assert_int_equal(run(fx, req, src), 0);
+	}
+	assert_int_equal(hmf_list(fx->r, "/t1", &e, &n), 0);
+	/* -16..15 (0.0 and -0.0 among them) and 100..103 */
+	assert_int_equal(n, 36);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), "/t1/%s/%s", e[i].name,
+				 k ? "b" : "a");
+			get(fx, path, &v1);
+			path[2] = '3';
+			get(fx, path, &v3);
+			assert_string_equal(v1.dtype.str, k ? "|S2" : "<f8");
+			assert_int_equal(v1.shape[0], v3.shape[0]);
+			assert_memory_equal(v1.data, v3.data,
+					    v1.shape[0] * (k ? 2 : 16));
+			hmf_view_fini(&v1);
+			hmf_view_fini(&v3);
+		}
+	}
+	hmf_dirents_free(e, n);
+	free(src);
+}
+
+/*
+ * More groups than the process may open files: a job holds only the
+ * groups it is writing open, not all of them until the end.
+ */
+static void test_ingest_many_groups_few_fds(void **state)
+{
+	struct fixture *fx = *state;
+	struct rlimit old, low;
+	char *text, *p, *src, *val;
+	int row;
+
+	text = malloc(600 * 16);
+	assert_non_null(text);
+	p = text + sprintf(text, "g,x\n");
+	for (row = 0; row < 600; row++)
+		p += sprintf(p, "%d,%d\n", row % 300, row);
+	src = source(fx, "g.csv", text, (size_t)(p - text));
+	free(text);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 128;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	row = run(
+		fx,
+		"{\"source\":\"%s\",\"dest\":\"/g\",\"arrays\":{\"x\":\"x\"},\"groupby\":\"g\",\"threads\":2}",
+		src);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (row < 0)
+		fail_msg("%s", hmf_errmsg());
+	assert_int_equal(
+		hmf_get_node_attr(fx->r, "/g", "hmf.group_sizes", &val, NULL),
+		0);
+	assert_int_equal(strncmp(val, "[2,2,2,", 7), 0);
+	free(val);
+	free(src);
+}
+
 static void test_ingest_request_parse(void **state)
 {
 	struct hmf_ingest_request *q;
@@ -309,6 +477,14 @@ int main(void)
 			fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_overwrite, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ingest_orderby_string,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ingest_no_rows, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ingest_threads_agree,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ingest_many_groups_few_fds,
+						fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
