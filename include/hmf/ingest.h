@@ -113,6 +113,20 @@ int hmf_ingest_run(struct hmf_root *r, const struct hmf_ingest_request *q,
 		   const atomic_int *stop);
 
 /*
+ * Another process may truncate a source file while a job reads it (the
+ * readers map it): the read past its new end is a SIGBUS. A program that
+ * runs jobs calls hmf_ingest_catch_sigbus() once at start: it installs a
+ * SIGBUS handler that, for a fault in a source mapping of a running job,
+ * maps zeros there and marks the job, which then fails ("the source
+ * changed while it was read") and publishes nothing; any other SIGBUS
+ * keeps its default action. Returns 0 or -errno. A program with its own
+ * SIGBUS handler calls hmf_ingest_on_sigbus(si_addr) from it instead:
+ * true when the fault was handled so (async-signal-safe).
+ */
+int hmf_ingest_catch_sigbus(void);
+bool hmf_ingest_on_sigbus(void *addr);
+
+/*
  * A job's status as the JSON object of DESIGN section 5, in a malloc'ed
  * string (caller frees): @id, @state ("queued", "running", "done",
  * "failed"), the request, the progress, @seconds and @error (or NULL).

@@ -35,7 +35,8 @@ struct hmf_table {
 	void *owned; /* one malloc'ed or mmap'ed block, or NULL */
 	size_t owned_len;
 	bool owned_is_map;
-	void **bufs; /* further malloc'ed column buffers */
+	unsigned guard; /* the owned map's guard (guard_i.h), or 0 */
+	void **bufs;	/* further malloc'ed column buffers */
 	size_t nbufs;
 };
 
@@ -64,6 +65,12 @@ struct hmf_table_opts {
 	size_t ndtypes;
 	/* checked between chunks: a non-zero value stops the read (-EINTR) */
 	const atomic_int *stop;
+	/*
+	 * set (NULL: not reported) when the source shrank under a mapping
+	 * that the table still uses (hmf_ingest_catch_sigbus, ingest.h): its
+	 * values are then partly zeros
+	 */
+	atomic_bool *source_changed;
 };
 
 /*

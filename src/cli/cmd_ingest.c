@@ -156,6 +156,8 @@ int cmd_ingest(int argc, char **argv)
 		goto out;
 	tty = !quiet && isatty(STDERR_FILENO);
 	t0 = now();
+	/* a source truncated meanwhile: a clear error, not a crash */
+	hmf_ingest_catch_sigbus();
 	if (pthread_create(&tid, NULL, run_main, &w) != 0) {
 		rc = -EAGAIN;
 		goto out;

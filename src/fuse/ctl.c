@@ -485,8 +485,11 @@ static void ctl_read(fuse_req_t req, struct ctl_file *f, size_t size, off_t off,
 		f->snap = text;
 		text = NULL;
 	}
-	reply_text(req, f->snap, size, off);
+	free(text);
+	text = f->snap ? strdup(f->snap) : NULL;
 	pthread_mutex_unlock(&f->snap_lock);
+	/* after the reply the handle may be released at any moment */
+	reply_text(req, text, size, off);
 	free(text);
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "hmf/ingest.h"
 
 enum {
 	KEY_HELP,
@@ -228,6 +229,10 @@ static int run(struct fs_daemon *d, struct fuse_args *args,
 	if (fs_evictor_start(d) < 0)
 		hmf_log(HMF_LOG_WARNING,
 			"no evictor thread: the number of inodes is bounded by the fd limit");
+	/* a source truncated under a job fails the job, not the daemon */
+	if (hmf_ingest_catch_sigbus() < 0)
+		hmf_log(HMF_LOG_WARNING,
+			"no SIGBUS handler for ingest sources");
 	d->singlethread = cmd->singlethread;
 	if (cmd->singlethread) {
 		rc = fuse_session_loop(d->se);

@@ -44,6 +44,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "guard_i.h"
 #include "hmf/error.h"
 #include "table_i.h"
 #ifdef __SIZEOF_INT128__
@@ -2062,10 +2063,12 @@ int hmf_csv_read(int fd, const struct hmf_table_opts *o,
 {
 	char src[TABLE_SRC_MAX], delim = ',', **names = NULL;
 	size_t nnames = 0, *idx = NULL, nidx, i;
+	atomic_bool changed = false;
 	uint64_t nrows, line;
 	struct csv_ctx c;
 	struct csv_map m;
 	const char *data;
+	unsigned guard;
 	bool finish;
 	int rc;
 
@@ -2077,6 +2080,8 @@ int hmf_csv_read(int fd, const struct hmf_table_opts *o,
 	rc = map_file(fd, src, &m);
 	if (rc < 0)
 		return rc;
+	/* the file may shrink under the mapping: zeros, then an error */
+	guard = ingest_guard_add(m.base, m.len, &changed);
 	ctx_init(&c, &m, delim);
 	c.stop = o ? o->stop : NULL;
 	c.prog = p;
@@ -2145,6 +2150,16 @@ out_ctx:
 out_names:
 	hmf_table_names_free(names, nnames);
 out_unmap:
+	ingest_guard_remove(guard);
 	munmap(m.base, m.maplen);
+	if (atomic_load(&changed)) {
+		if (rc == 0)
+			hmf_table_fini(out);
+		if (o && o->source_changed)
+			atomic_store(o->source_changed, true);
+		rc = hmf_err(-EIO,
+			     "%s: the file changed (shrank) while it was read",
+			     src);
+	}
 	return rc;
 }

@@ -61,6 +61,8 @@ struct job {
 	char stage_name[HMF_STAGE_NAME_LEN];
 	struct hmf_node *container; /* staged dest, or the stage itself */
 	struct hmf_node *dest;	    /* the existing dest group, or NULL */
+	/* the source shrank while it was read (guard_i.h) */
+	atomic_bool source_changed;
 };
 
 /* Prefix this thread's message with @what. */
@@ -117,7 +119,7 @@ static int wanted(const struct hmf_ingest_request *q, const char ***out,
 	return 0;
 }
 
-static void table_opts(const struct job *j, const char **want, size_t nwant,
+static void table_opts(struct job *j, const char **want, size_t nwant,
 		       struct hmf_table_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -130,6 +132,7 @@ static void table_opts(const struct job *j, const char **want, size_t nwant,
 	o->dtypes = j->q->dtypes;
 	o->ndtypes = j->q->ndtypes;
 	o->stop = j->stop;
+	o->source_changed = &j->source_changed;
 }
 
 /* An array of the root as a table (an "hmf:" source). */
@@ -829,6 +832,12 @@ int hmf_ingest_run(struct hmf_root *r, const struct hmf_ingest_request *q,
 			rc = pool_run(j.threads, q->narrays * j.g.ngroups,
 				      write_task, &j, stop);
 	}
+	/* what was read from a source that shrank meanwhile is partly zeros */
+	if (rc == 0 && atomic_load(&j.source_changed))
+		rc = hmf_err(
+			-EIO,
+			"%s: the source changed (shrank) while it was read; nothing was published",
+			q->source);
 	if (rc == 0)
 		rc = publish(&j);
 	/* the data is in place now: a missing attribute does not undo it */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "guard_i.h"
 #include "hmf/error.h"
 #include "hmf/npy.h"
 #include "table_i.h"
@@ -156,6 +157,7 @@ static int raw_read(int fd, uint64_t offset, const struct view_src *v,
 	long pg = sysconf(_SC_PAGESIZE);
 	void *map = NULL;
 	struct stat st;
+	unsigned guard;
 	int rc;
 
 	table_source_name(fd, src, sizeof(src));
@@ -187,14 +189,18 @@ static int raw_read(int fd, uint64_t offset, const struct view_src *v,
 				       "%s: cannot map the data", src);
 		}
 	}
+	/* the views read the mapping until the table is released */
+	guard = map && o ? ingest_guard_add(map, maplen, o->source_changed) : 0;
 	rc = view_table(v, map, maplen,
 			map ? (unsigned char *)map + (offset - moff) : NULL, o,
 			src, out);
 	if (rc < 0) {
+		ingest_guard_remove(guard);
 		if (map)
 			munmap(map, maplen);
 		return rc;
 	}
+	out->guard = guard;
 	progress_done(p, v->shape[0], nbytes);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "guard_i.h"
 #include "hmf/error.h"
 #include "table_i.h"
 
@@ -25,6 +26,7 @@ void hmf_table_fini(struct hmf_table *t)
 		free(t->cols[i].name);
 	free(t->cols);
 	if (t->owned) {
+		ingest_guard_remove(t->guard);
 		if (t->owned_is_map)
 			munmap(t->owned, t->owned_len);
 		else

@@ -196,6 +196,32 @@ PYEOF
 )
 check_eq "the waiting read is interrupted while the job runs" \
 	"EINTR and the job is done" "$interrupted"
+
+echo "== a source truncated while its job reads it: the job fails, the daemon lives"
+# (the readers map the source: without the guard the read past the new
+# end is a SIGBUS that kills the daemon)
+outcomes=
+for i in 1 2 3; do
+	cp "$SRC/ctrlc.csv" "$SRC/shrink.csv"
+	submit "{\"source\":\"$SRC/shrink.csv\",\"dest\":\"/shrink$i\",\"arrays\":{\"v\":[\"i\",\"v\"]},\"groupby\":\"g\",\"threads\":1}" \
+		>"$TMPBASE/shrink.out" 2>&1 &
+	job=$!
+	sleep "0.0$((i * 2))"
+	truncate -s 100 "$SRC/shrink.csv"
+	wait $job
+	if grep -q '"state":"done"' "$TMPBASE/shrink.out"; then
+		outcomes+=" done"
+	elif grep -q '"state":"failed"' "$TMPBASE/shrink.out"; then
+		outcomes+=" failed"
+		check "... a failed job left no /shrink$i" test ! -e "$MNT/shrink$i"
+	else
+		outcomes+=" lost"
+		cat "$TMPBASE/shrink.out" >&2
+	fi
+done
+echo "outcomes:$outcomes"
+check "the daemon answers after the truncations" test -f "$MNT/.hmf/stats"
+check "no job was lost with the daemon" sh -c "! echo '$outcomes' | grep -q lost"
 unmount_hmf "$MNT"
 
 echo "== a full disk: ENOSPC, nothing left, nothing damaged"
