@@ -272,7 +272,7 @@ mount_hmf() {
 
 # check_log_clean LOG: no sanitizer report in a daemon's stderr.
 check_log_clean() {
-	if grep -qE 'runtime error|AddressSanitizer|LeakSanitizer|ERROR: .*Sanitizer' "$1"; then
+	if grep -qE 'runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer|ERROR: .*Sanitizer' "$1"; then
 		fail "sanitizer report in the daemon log $1:"
 		sed -n '1,60p' "$1"
 	fi
