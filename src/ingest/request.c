@@ -244,6 +244,12 @@ static int finish(struct hmf_ingest_request *q)
 	} else if (q->source[0] != '/') {
 		return bad("\"source\" must be an absolute path or hmf:/path",
 			   q->source);
+	} else if (q->format == HMF_INGEST_HMF) {
+		/* "format": "hmf" with a plain path: the same rules as hmf: */
+		rc = hmf_path_split(q->source, buf, sizeof(buf), names,
+				    HMF_PATH_MAX / 2);
+		if (rc < 0)
+			return rc;
 	} else if (!q->format) {
 		len = strlen(q->source);
 		q->format = len > 4 && strcmp(q->source + len - 4, ".npy") == 0

@@ -457,6 +457,8 @@ static void test_ingest_request_parse(void **state)
 	BAD("{\"arrays\":{\"a\":\"x\",\"b\":\"x\"},\"arrays\":{\"\":\"x\"}}");
 	BAD("{\"dtypes\":{\"a\":\"i1\"},\"dtypes\":{\"a\":\"i1\"}}");
 	BAD("{\"source\":\"/x\",\"arrays\":{\"a\":\"b\",\"a\":\"c\"}}");
+	/* "format": "hmf" checks a plain source path too (request fuzzer) */
+	BAD("{\"source\":\"/.\",\"format\":\"hmf\",\"arrays\":{\"a\":[\"01\"]}}");
 #undef BAD
 }
 
