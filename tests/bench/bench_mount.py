@@ -226,9 +226,10 @@ def rand_read(path, offsets):
         os.close(fd)
 
 
-def mmap_sum(path, expect):
+def mmap_sum(path, expect, load=lambda p: np.memmap(p, dtype='<i8', mode='r')):
+    """Map @path (np.memmap, or @load), sum it; seconds, mapping included."""
     t0 = now()
-    a = np.memmap(path, dtype='<i8', mode='r')
+    a = load(path)
     s = int(a.sum())
     del a  # munmap
     t = now() - t0
@@ -238,14 +239,7 @@ def mmap_sum(path, expect):
 
 
 def npy_sum(path, expect):
-    t0 = now()
-    a = np.load(path, mmap_mode='r')
-    s = int(a.sum())
-    del a  # munmap
-    t = now() - t0
-    if s != expect:
-        raise RuntimeError('%s: sum %d, expected %d' % (path, s, expect))
-    return t
+    return mmap_sum(path, expect, lambda p: np.load(p, mmap_mode='r'))
 
 
 def metadata(d, n):
